@@ -1,0 +1,14 @@
+"""keras_cnns: classic convolutional networks for Keras 3.
+
+    import keras_cnns
+    keras_cnns.list_models("resnet*")
+    model = keras_cnns.get_model("resnet20", input_shape=(28, 28, 1), classes=10)
+"""
+
+__version__ = "0.1.0"
+
+from keras_cnns import blocks  # noqa: E402
+from keras_cnns import models  # noqa: E402  (registers every network)
+from keras_cnns.registry import ModelInfo, get_model, list_models, model_info, register_model  # noqa: E402
+
+__all__ = ["ModelInfo", "blocks", "get_model", "list_models", "model_info", "models", "register_model"]
