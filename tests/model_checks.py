@@ -1,0 +1,84 @@
+"""Checks every registered model must pass; a new model gets them for free.
+
+The checks are backend-agnostic except `trainable_gradients`, which asks the
+active backend for gradients its own way.
+"""
+
+import keras
+import numpy as np
+
+import keras_cnns
+
+
+def small_config(name, channels=3, classes=5):
+    """Keyword arguments that build `name` small enough for a quick check:
+    its minimum input size, few classes, and a quarter of the width for the
+    networks whose default has more than 2M parameters."""
+    info = keras_cnns.model_info(name)
+    size = info.min_input_size
+    kwargs = dict(input_shape=(size, size, channels), classes=classes)
+    if info.num_params > 2_000_000:
+        kwargs["width_multiplier"] = 0.25
+    return kwargs
+
+
+def random_images(input_shape, batch=2, seed=0):
+    return np.random.default_rng(seed).normal(size=(batch, *input_shape)).astype("float32")
+
+
+def outputs_as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def trainable_gradients(model, x):
+    """Gradients of a scalar loss (sum of squared outputs) with respect to
+    every trainable weight, in inference mode so that no dropout or batch
+    statistics hide a weight. Returns a list of NumPy arrays (None where no
+    gradient flows)."""
+    backend = keras.backend.backend()
+
+    def loss_of(outputs):
+        return sum(keras.ops.sum(keras.ops.square(o)) for o in outputs_as_list(outputs))
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_of(model(x, training=False))
+        grads = tape.gradient(loss, model.trainable_weights)
+        return [None if g is None else keras.ops.convert_to_numpy(g) for g in grads]
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def loss_fn(trainable_values):
+            outputs, _ = model.stateless_call(trainable_values, non_trainable, x, training=False)
+            return loss_of(outputs)
+
+        return [np.asarray(g) for g in jax.grad(loss_fn)(trainable)]
+    if backend == "torch":
+        import torch
+
+        model.zero_grad() if hasattr(model, "zero_grad") else None
+        loss = loss_of(model(torch.as_tensor(x), training=False))
+        loss.backward()
+        return [None if v.value.grad is None else v.value.grad.cpu().numpy() for v in model.trainable_variables]
+    raise NotImplementedError(f"No gradient helper for backend {backend!r}")
+
+
+def assert_same_outputs(model_a, model_b, x, atol=1e-5):
+    for a, b in zip(outputs_as_list(model_a.predict(x, verbose=0)), outputs_as_list(model_b.predict(x, verbose=0))):
+        np.testing.assert_allclose(a, b, atol=atol, rtol=1e-5)
+
+
+def copy_weights_by_name(source, target):
+    """Copies every weight-holding layer of `source` into the layer of the same
+    name in `target`; returns how many layers were copied."""
+    copied = 0
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+            copied += 1
+    return copied

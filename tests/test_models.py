@@ -1,0 +1,141 @@
+"""The shared check, run over every registered model, plus the model zoo's
+own facts: published parameter counts, keras.applications weight
+compatibility, the fully-convolutional head and the bad-input errors."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_cnns
+from tests.model_checks import (
+    assert_same_outputs,
+    copy_weights_by_name,
+    outputs_as_list,
+    random_images,
+    small_config,
+    trainable_gradients,
+)
+
+pytestmark = pytest.mark.zoo
+ALL_MODELS = keras_cnns.list_models()
+SMALL_DEFAULTS = [n for n in ALL_MODELS if keras_cnns.model_info(n).default_input_shape[0] <= 32]
+IMAGENET_SIZE = [n for n in ALL_MODELS if n not in SMALL_DEFAULTS]
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_model_at_minimum_size(name, tmp_path):
+    """Builds at its minimum size; right output shape, finite, every weight
+    gets a gradient, config round trip and .keras round trip."""
+    kwargs = small_config(name)
+    model = keras_cnns.get_model(name, **kwargs)
+    x = random_images(kwargs["input_shape"])
+
+    outputs = outputs_as_list(model.predict(x, verbose=0))
+    assert outputs[0].shape == (2, kwargs["classes"])
+    assert all(np.isfinite(o).all() for o in outputs)
+    np.testing.assert_allclose(outputs[0].sum(axis=-1), 1.0, rtol=1e-4)
+
+    grads = trainable_gradients(model, x)
+    assert len(grads) == len(model.trainable_weights) > 0
+    missing = [w.path for w, g in zip(model.trainable_weights, grads) if g is None or not np.any(g)]
+    assert not missing, f"no gradient reaches {missing}"
+    assert all(np.isfinite(g).all() for g in grads)
+
+    rebuilt = keras.Model.from_config(model.get_config())
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
+    rebuilt.set_weights(model.get_weights())
+    assert_same_outputs(model, rebuilt, x)
+
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert_same_outputs(model, reloaded, x)
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_below_minimum_size_names_the_minimum(name):
+    kwargs = small_config(name)
+    size = keras_cnns.model_info(name).min_input_size
+    if size == 1:
+        pytest.skip("accepts any size")
+    kwargs["input_shape"] = (size - 1, size - 1, 3)
+    with pytest.raises(ValueError, match=f"at least {size}x{size}"):
+        keras_cnns.get_model(name, **kwargs)
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("pooling", [None, "avg", "max"])
+def test_features_without_top(name, pooling):
+    kwargs = small_config(name)
+    model = keras_cnns.get_model(name, include_top=False, pooling=pooling, **kwargs)
+    features = model.predict(random_images(kwargs["input_shape"]), verbose=0)
+    assert features.ndim == (4 if pooling is None else 2)
+    assert np.isfinite(features).all()
+    assert not any(layer.name == "predictions" for layer in model.layers)
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_one_and_three_channel_inputs(name, channels):
+    kwargs = small_config(name, channels=channels)
+    model = keras_cnns.get_model(name, **kwargs)
+    assert model.input_shape[-1] == channels
+    assert model.predict(random_images(kwargs["input_shape"]), verbose=0).shape == (2, 5)
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_fully_convolutional_head_takes_larger_inputs(name):
+    """A network built (and trained) at one size runs at twice that size with
+    the same weights, and without pooling yields a map of class scores."""
+    kwargs = small_config(name, channels=1)
+    size = max(28, kwargs["input_shape"][0])
+    kwargs["input_shape"] = (size, size, 1)
+    small = keras_cnns.get_model(name, head="conv", pooling="avg", **kwargs)
+    kwargs["input_shape"] = (None, None, 1)
+    any_size = keras_cnns.get_model(name, head="conv", pooling="avg", **kwargs)
+    any_size.set_weights(small.get_weights())
+
+    x_small = random_images((size, size, 1))
+    assert_same_outputs(small, any_size, x_small)
+    probabilities = any_size.predict(random_images((2 * size, 2 * size, 1)), verbose=0)
+    assert probabilities.shape == (2, 5)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-4)
+
+    score_map = keras_cnns.get_model(name, head="conv", pooling=None, **kwargs)
+    scores = score_map.predict(random_images((2 * size, 2 * size, 1)), verbose=0)
+    assert scores.ndim == 4 and scores.shape[-1] == 5 and scores.shape[1] > 1
+    np.testing.assert_allclose(scores.sum(axis=-1), 1.0, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", SMALL_DEFAULTS)
+def test_default_configuration_matches_metadata(name):
+    info = keras_cnns.model_info(name)
+    model = keras_cnns.get_model(name)
+    assert model.input_shape[1:] == info.default_input_shape
+    assert model.output_shape == (None, info.default_classes)
+    assert model.count_params() == info.num_params
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("name", IMAGENET_SIZE)
+def test_imagenet_size_default_build(name):
+    info = keras_cnns.model_info(name)
+    model = keras_cnns.get_model(name)
+    assert model.input_shape[1:] == info.default_input_shape
+    assert model.count_params() == info.num_params
+    outputs = model.predict(random_images(info.default_input_shape, batch=1), verbose=0)
+    assert outputs.shape == (1, 1000) and np.isfinite(outputs).all()
+
+
+def test_lenet5_has_the_classic_parameter_count():
+    assert keras_cnns.get_model("lenet5", input_shape=(32, 32, 1), classes=10).count_params() == 61_706
+
+
+def test_cifar_resnets_have_the_papers_sizes():
+    # He et al. 2015, Table 6: 0.27M, 0.46M, 0.66M, 0.85M, 1.7M parameters.
+    for depth, millions in [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)]:
+        model = keras_cnns.get_model(f"resnet{depth}")
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        assert round(trainable / 1e6, 2 if depth < 110 else 1) == millions
+        convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+        assert len(convs) + 1 == depth  # 6n+2 weighted layers: convolutions and the classifier.
