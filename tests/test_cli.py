@@ -1,0 +1,42 @@
+"""The command line, end to end in a subprocess."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.zoo
+
+
+def run_cli(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "keras_cnns", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_models_table():
+    result = run_cli("models", "resnet2*")
+    assert result.returncode == 0, result.stderr
+    assert "resnet20" in result.stdout and "271,098" in result.stdout and "resnet50" not in result.stdout
+
+
+def test_summary_and_its_error():
+    result = run_cli("summary", "lenet5")
+    assert result.returncode == 0, result.stderr
+    assert "61,706" in result.stdout
+    result = run_cli("summary", "vgg16", "--input-shape", "28,28,1")
+    assert result.returncode == 2
+    assert "at least 32x32" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_command_has_help_with_an_example():
+    for command in ["models", "summary", "tour"]:
+        result = run_cli(command, "--help")
+        assert result.returncode == 0 and "Example: keras-cnns" in result.stdout
+
+
+def test_tour_builds_the_chosen_networks():
+    result = run_cli("tour", "resnet3?")
+    assert result.returncode == 0, result.stderr
+    assert "Built 2 networks" in result.stdout and "466,426" in result.stdout
