@@ -1,0 +1,359 @@
+"""Image folders: scanning for problems, then reading into arrays.
+
+Two layouts are accepted (class names are the sorted class folder names):
+
+    root/                      root/
+      cat/  a.png b.jpg ...      train/  cat/ ...  dog/ ...
+      dog/  ...                  val/    cat/ ...  dog/ ...   (optional)
+                                 test/   cat/ ...  dog/ ...   (optional)
+
+The second layout is recognised when `root` has a `train/` folder and every
+sub-folder of `root` is one of `train`, `val`, `validation` or `test`. Files
+below a class folder (at any depth) belong to that class. Hidden files (names
+starting with ".") are ignored. Files lying directly in `root` (or in a split
+folder) are not part of any class: they are reported as stray files and
+ignored.
+
+Every file is opened and fully decoded with PIL during the scan, so that a
+broken file is reported by path before training starts instead of failing in
+the middle of `fit`.
+"""
+
+import collections
+import contextlib
+import dataclasses
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Split folder name -> split; "validation" is an alias of "val".
+SPLIT_FOLDER_NAMES = {
+    "train": "train", "val": "val", "validation": "val", "test": "test"
+}
+# Pillow modes that hold no colour information.
+_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+# How many problem paths of each kind an error message lists.
+MAX_LISTED_PATHS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageRecord:
+    """One readable image found by `scan_image_folder`.
+
+    Attributes:
+        path: File path.
+        label: Class index into `ScanReport.class_names`.
+        split: `"train"`, `"val"` or `"test"` (`"train"` in the flat layout).
+        size: `(height, width)` after applying the EXIF orientation.
+        is_colour: Whether the image holds colour (not just gray levels).
+    """
+
+    path: Path
+    label: int
+    split: str
+    size: tuple
+    is_colour: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanReport:
+    """What `scan_image_folder` found.
+
+    Attributes:
+        root: The scanned folder.
+        layout: `"flat"` (class folders in root) or `"splits"` (train/ val/
+            test/ folders holding class folders).
+        class_names: Sorted class folder names (union over splits).
+        records: Readable images, as `ImageRecord`s.
+        corrupt_files: `(path, reason)` for files PIL recognises as images but
+            cannot decode (e.g. truncated).
+        non_image_files: Files PIL does not recognise as images.
+        empty_class_folders: Class folders without any readable image.
+        stray_files: Files outside any class folder (ignored, not problems).
+    """
+
+    root: Path
+    layout: str
+    class_names: list
+    records: list
+    corrupt_files: list
+    non_image_files: list
+    empty_class_folders: list
+    stray_files: list
+
+    @property
+    def ok(self):
+        """True when there are no corrupt, non-image or empty-class problems."""
+        return not (
+            self.corrupt_files or self.non_image_files or self.empty_class_folders
+        )
+
+    @property
+    def splits(self):
+        """The split names that hold at least one readable image."""
+        return sorted({record.split for record in self.records})
+
+    @property
+    def size_counts(self):
+        """`collections.Counter` of `(height, width)` over readable images."""
+        return collections.Counter(record.size for record in self.records)
+
+    @property
+    def has_colour(self):
+        """Whether any readable image holds colour."""
+        return any(record.is_colour for record in self.records)
+
+    def describe_problems(self, max_paths=MAX_LISTED_PATHS):
+        """Lists the problems, `max_paths` paths per kind, with counts.
+
+        Returns:
+            A multi-line string, empty when `ok`.
+        """
+        sections = [
+            ("corrupt image file(s)", [f"{p} ({why})" for p, why in self.corrupt_files]),
+            ("non-image file(s)", [str(p) for p in self.non_image_files]),
+            ("empty class folder(s)", [str(p) for p in self.empty_class_folders]),
+        ]
+        lines = []
+        for title, entries in sections:
+            if not entries:
+                continue
+            lines.append(f"{len(entries)} {title}:")
+            lines.extend(f"  {entry}" for entry in entries[:max_paths])
+            if len(entries) > max_paths:
+                lines.append(f"  ... and {len(entries) - max_paths} more")
+        return "\n".join(lines)
+
+
+def scan_image_folder(path):
+    """Finds the classes and images of a folder and every unreadable file.
+
+    Args:
+        path: Root folder in one of the layouts of the module docstring.
+
+    Returns:
+        A `ScanReport`.
+
+    Raises:
+        ValueError: If `path` is not a folder or holds no class folders.
+
+    Example:
+
+    ```python
+    report = scan_image_folder("photos/")
+    if not report.ok:
+        print(report.describe_problems())
+    ```
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise ValueError(
+            f"Image folder {root} does not exist or is not a folder. Pass a "
+            "folder holding one sub-folder per class."
+        )
+    layout, split_dirs = _detect_layout(root)
+    class_dirs = {split: _visible_dirs(d) for split, d in split_dirs.items()}
+    class_names = sorted({d.name for dirs in class_dirs.values() for d in dirs})
+    if not class_names:
+        raise ValueError(
+            f"Image folder {root} holds no class folders. Put the images of "
+            "each class in their own sub-folder, e.g. "
+            f"{root / 'cat' / 'img1.png'}."
+        )
+    label_of = {name: index for index, name in enumerate(class_names)}
+    records, corrupt, non_image, empty = [], [], [], []
+    stray = [f for d in split_dirs.values() for f in _visible_files(d)]
+    if layout == "splits":
+        stray.extend(_visible_files(root))
+    for split, dirs in class_dirs.items():
+        for class_dir in dirs:
+            found = _scan_class_folder(
+                class_dir, label_of[class_dir.name], split, corrupt, non_image
+            )
+            if not found:
+                empty.append(class_dir)
+            records.extend(found)
+    return ScanReport(
+        root=root,
+        layout=layout,
+        class_names=class_names,
+        records=records,
+        corrupt_files=corrupt,
+        non_image_files=non_image,
+        empty_class_folders=empty,
+        stray_files=stray,
+    )
+
+
+def check_scan(report, skip_bad_files=False):
+    """Raises on the problems of a scan, or warns about them when skipping.
+
+    Args:
+        report: A `ScanReport`.
+        skip_bad_files: If True, problems become a `UserWarning` and the bad
+            files are left out (an empty class keeps its name and index).
+
+    Raises:
+        ValueError: If the report has problems and `skip_bad_files` is False,
+            or if no readable image is left at all.
+    """
+    if not report.records:
+        raise ValueError(
+            f"Image folder {report.root} holds no readable images.\n"
+            f"{report.describe_problems()}"
+        )
+    if report.stray_files:
+        warnings.warn(
+            f"Ignoring {len(report.stray_files)} file(s) outside any class "
+            f"folder in {report.root}, e.g. {report.stray_files[0]}.",
+            stacklevel=3,
+        )
+    if report.ok:
+        return
+    if not skip_bad_files:
+        raise ValueError(
+            f"Image folder {report.root} has problems:\n"
+            f"{report.describe_problems()}\n"
+            "Fix or remove these files and folders, or pass "
+            "skip_bad_files=True to leave them out."
+        )
+    warnings.warn(
+        f"Leaving out problems in image folder {report.root}:\n"
+        f"{report.describe_problems()}",
+        stacklevel=3,
+    )
+
+
+def read_images(records, image_size, channels):
+    """Decodes images into one uint8 array, converting and resizing each.
+
+    Args:
+        records: `ImageRecord`s to read.
+        image_size: Target `(height, width)`; images of another size are
+            resized with bilinear filtering (the aspect ratio is not kept).
+        channels: 1 (grayscale) or 3 (RGB); alpha is dropped.
+
+    Returns:
+        `(images, labels)`: uint8 `(N, height, width, channels)` and int32
+        `(N,)`.
+
+    Raises:
+        ValueError: If a file can no longer be decoded (it changed after the
+            scan); the message names it.
+    """
+    height, width = image_size
+    images = np.empty((len(records), height, width, channels), dtype=np.uint8)
+    for index, record in enumerate(records):
+        try:
+            images[index] = _read_resized(record.path, image_size, channels)
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ValueError(
+                f"Image {record.path} could not be read ({error}), although "
+                "it could when the folder was scanned. Was it changed or "
+                "removed meanwhile? Load the dataset again."
+            ) from error
+    labels = np.array([record.label for record in records], dtype=np.int32)
+    return images, labels
+
+
+def most_common_size(report):
+    """The `(height, width)` shared by most images (ties: the larger one)."""
+    counts = report.size_counts
+    return max(counts, key=lambda size: (counts[size], size[0] * size[1], size))
+
+
+def is_folder_argument(name):
+    """Whether `load_dataset`'s `name` refers to an image folder.
+
+    A name is a folder when it is a path object, a string starting with `/`,
+    `./`, `../` or `~`, or a string with a path separator naming an existing
+    directory (`"data/photos"`). A bare word is always a dataset name, even
+    if a directory of that name exists: write `"./photos"` for the folder.
+    """
+    if isinstance(name, os.PathLike):
+        return True
+    if not isinstance(name, str):
+        return False
+    if name.startswith(("/", "./", "../", "~", ".\\", "..\\")):
+        return True
+    has_separator = os.sep in name or (os.altsep is not None and os.altsep in name)
+    return has_separator and os.path.isdir(name)
+
+
+def _read_resized(path, image_size, channels):
+    height, width = image_size
+    with _open_decoded(path) as image:
+        image = image.convert("L" if channels == 1 else "RGB")
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(image).reshape(height, width, channels)
+
+
+def _detect_layout(root):
+    subdirs = _visible_dirs(root)
+    names = {d.name for d in subdirs}
+    if "train" in names and names <= set(SPLIT_FOLDER_NAMES):
+        return "splits", {SPLIT_FOLDER_NAMES[d.name]: d for d in subdirs}
+    return "flat", {"train": root}
+
+
+def _scan_class_folder(class_dir, label, split, corrupt, non_image):
+    found = []
+    for file_path in sorted(class_dir.rglob("*")):
+        if not file_path.is_file() or _is_hidden(file_path, class_dir):
+            continue
+        try:
+            with _open_decoded(file_path) as image:
+                record = ImageRecord(
+                    path=file_path,
+                    label=label,
+                    split=split,
+                    size=(image.height, image.width),
+                    is_colour=_is_colour(image),
+                )
+        except UnidentifiedImageError:
+            non_image.append(file_path)
+            continue
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            corrupt.append((file_path, f"{type(error).__name__}: {error}"))
+            continue
+        found.append(record)
+    return found
+
+
+@contextlib.contextmanager
+def _open_decoded(path):
+    # Decoding every pixel, not just reading the header, is what catches
+    # truncated files.
+    with Image.open(path) as image:
+        image.load()
+        yield ImageOps.exif_transpose(image)
+
+
+def _is_colour(image):
+    if image.mode in _GRAY_MODES:
+        return False
+    if image.mode == "P":
+        palette = np.asarray(image.getpalette() or [], dtype=np.int32)
+        rgb = palette[: len(palette) // 3 * 3].reshape(-1, 3)
+        return bool((rgb != rgb[:, :1]).any())
+    return True
+
+
+def _visible_dirs(folder):
+    return sorted(
+        d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")
+    )
+
+
+def _visible_files(folder):
+    return sorted(
+        f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")
+    )
+
+
+def _is_hidden(file_path, class_dir):
+    return any(part.startswith(".") for part in file_path.relative_to(class_dir).parts)

@@ -1,0 +1,271 @@
+"""`load_dataset`: one call from a dataset name or folder to ready pipelines."""
+
+import dataclasses
+
+import numpy as np
+
+from keras_cnns.data import folders, sources
+from keras_cnns.data.augment import build_augmentation, resolve_recipe
+from keras_cnns.data.pipeline import make_pipeline
+from keras_cnns.data.preprocessing import (
+    compute_normalization,
+    convert_channels,
+    resize_images,
+    standardize_image_size,
+)
+from keras_cnns.data.splits import (
+    STREAM_LIMIT,
+    STREAM_TEST,
+    STREAM_VALIDATION,
+    holdout_split,
+    stratified_sample,
+)
+
+# Sources without a test split (digits, folders without test/) hold out this
+# share of their examples as the test set.
+TEST_FRACTION = 0.2
+# The test holdout ignores `seed`, so runs with different seeds are evaluated
+# on the same images.
+TEST_SPLIT_SEED = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetBundle:
+    """Pipelines and facts about one loaded dataset.
+
+    Attributes:
+        train: Shuffled, augmented `tf.data.Dataset` of `(images, labels)`:
+            float32 `(B, H, W, C)` normalized images and int32 `(B,)` labels.
+        val: Same without shuffling or augmentation, or None when there is no
+            validation split.
+        test: Same as `val`, for the test split.
+        class_names: Class names, indexed by label.
+        image_shape: `(H, W, C)` of the produced images.
+        normalization: `{"mean": [...], "std": [...]}`, per channel, measured
+            on the (un-augmented) training split in `[0, 1]` pixel scale;
+            images are `(pixels / 255 - mean) / std` (see `normalize`).
+        num_train: Number of training examples.
+        num_val: Number of validation examples (0 without a validation split).
+        num_test: Number of test examples.
+        name: Dataset name (the folder name for image folders).
+        augmentation: The recipe applied to training batches, or None.
+    """
+
+    train: object
+    val: object
+    test: object
+    class_names: list
+    image_shape: tuple
+    normalization: dict
+    num_train: int
+    num_val: int
+    num_test: int
+    name: str
+    augmentation: dict = None
+
+    @property
+    def num_classes(self):
+        """Number of classes."""
+        return len(self.class_names)
+
+
+def load_dataset(
+    name,
+    *,
+    data_dir=None,
+    batch_size=128,
+    validation_split=0.1,
+    seed=0,
+    image_size=None,
+    channels=None,
+    augment="default",
+    shuffle_buffer=10000,
+    limit=None,
+    skip_bad_files=False,
+):
+    """Loads a dataset into train / validation / test `tf.data` pipelines.
+
+    Splits, all deterministic and stratified by class:
+
+    * test: the source's own test split; otherwise (digits, folders without
+      `test/`) `TEST_FRACTION` (20%) of the examples, chosen with the fixed
+      `TEST_SPLIT_SEED`, so the test set does not change with `seed`.
+    * `limit`: if given, the remaining training pool is cut to `limit`
+      examples (chosen under `seed`) before the validation split.
+    * validation: a folder's own `val/` split if it has one (then
+      `validation_split` is ignored), else `validation_split` of the
+      training pool, chosen under `seed`.
+
+    Args:
+        name: `"fashion_mnist"` (original IDX files, see
+            `sources.load_fashion_mnist`), `"digits"` (scikit-learn 8x8 digits
+            upsampled to 32x32), any TensorFlow Datasets image-classification
+            name (`"mnist"`, `"cifar10"`, `"cifar100"`, ...), or the path of
+            an image folder: a `pathlib.Path`, a string starting with `/`,
+            `./`, `../` or `~`, or an existing `"dir/subdir"` (a bare word is
+            always a dataset name; layouts in `keras_cnns.data.folders`).
+        data_dir: Where the named dataset lives: the folder with the
+            Fashion-MNIST IDX files, or a TensorFlow Datasets data directory.
+            Not used for `digits` and image folders.
+        batch_size: Examples per batch.
+        validation_split: Share of the training pool held out for
+            validation, in `[0, 1)`; 0 gives `val=None`.
+        seed: Seed for the validation split, the `limit` subset, shuffling
+            and augmentation.
+        image_size: Output `(height, width)` or an int for square images.
+            Default: the dataset's own size (32x32 for digits; for folders
+            the most common size in the folder). Resizing is bilinear and
+            does not keep the aspect ratio.
+        channels: 1 (grayscale) or 3 (RGB). Default: the dataset's own
+            (folders: 3 if any image holds colour, else 1).
+        augment: `"default"` (the dataset's recipe in
+            `augment.DEFAULT_RECIPES`, else `augment.GENERIC_RECIPE`), a
+            recipe dict, another dataset's recipe name, or `None`/`False`.
+            Applied to training batches only.
+        shuffle_buffer: Shuffle buffer size for the training pipeline.
+        limit: Optional cap on the training pool (train plus the
+            validation split taken from it), for fast tests and benchmarks.
+            The test split is never limited.
+        skip_bad_files: For image folders: leave out corrupt and non-image
+            files with a warning instead of raising.
+
+    Returns:
+        A `DatasetBundle`.
+
+    Raises:
+        ValueError: If an argument is invalid, the dataset name is unknown,
+            a file is broken, or an image folder has problems (listed by
+            path).
+        sources.DatasetUnavailableError: If a TensorFlow Datasets dataset is
+            not on disk and cannot be downloaded (e.g. offline).
+
+    Example:
+
+    ```python
+    bundle = load_dataset("fashion_mnist", batch_size=256, limit=5000)
+    model.fit(bundle.train, validation_data=bundle.val, epochs=3)
+    model.evaluate(bundle.test)
+    ```
+    """
+    _check_arguments(batch_size, validation_split, seed, channels, shuffle_buffer, limit)
+    image_size = standardize_image_size(image_size)
+    source = _load_source(name, data_dir, image_size, channels, skip_bad_files)
+    train, val, test = _split(source, validation_split, seed, limit)
+    image_size = image_size or source.default_image_size
+    channels = channels or min(source.train[0].shape[-1], 3)
+    train, val, test = (
+        _to_shape(split, image_size, channels) for split in (train, val, test)
+    )
+    normalization = compute_normalization(train[0])
+    image_shape = tuple(int(dim) for dim in train[0].shape[1:])
+    recipe = resolve_recipe(augment, source.name)
+    augmentation = build_augmentation(recipe, image_shape, seed=seed)
+
+    def pipeline(split, training=False):
+        if split is None:
+            return None
+        return make_pipeline(
+            *split,
+            batch_size=batch_size,
+            normalization=normalization,
+            augmentation=augmentation if training else None,
+            shuffle_buffer=shuffle_buffer if training else None,
+            seed=seed,
+        )
+
+    return DatasetBundle(
+        train=pipeline(train, training=True),
+        val=pipeline(val),
+        test=pipeline(test),
+        class_names=list(source.class_names),
+        image_shape=image_shape,
+        normalization=normalization,
+        num_train=len(train[1]),
+        num_val=0 if val is None else len(val[1]),
+        num_test=len(test[1]),
+        name=source.name,
+        augmentation=recipe or None,
+    )
+
+
+def _load_source(name, data_dir, image_size, channels, skip_bad_files):
+    if folders.is_folder_argument(name):
+        return sources.load_folder(
+            name, image_size=image_size, channels=channels, skip_bad_files=skip_bad_files
+        )
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f"name must be a dataset name or an image folder path; received "
+            f"{name!r}. Pass for example 'fashion_mnist' or './my_images'."
+        )
+    if name == "fashion_mnist":
+        return sources.load_fashion_mnist(data_dir)
+    if name == "digits":
+        return sources.load_digits()
+    return sources.load_tfds(name, data_dir=data_dir, image_size=image_size)
+
+
+def _split(source, validation_split, seed, limit):
+    pool = source.train
+    test = source.test
+    if test is None:
+        kept, held_out = holdout_split(pool[1], TEST_FRACTION, TEST_SPLIT_SEED, STREAM_TEST)
+        pool, test = _take(pool, kept), _take(pool, held_out)
+    if limit is not None and limit < len(pool[1]):
+        pool = _take(pool, stratified_sample(pool[1], limit, seed, STREAM_LIMIT))
+    val = source.val
+    if val is None and validation_split > 0:
+        kept, held_out = holdout_split(pool[1], validation_split, seed, STREAM_VALIDATION)
+        pool, val = _take(pool, kept), _take(pool, held_out)
+    if len(pool[1]) == 0:
+        raise ValueError(
+            f"No training examples are left for '{source.name}' after the "
+            f"test and validation splits (validation_split={validation_split}, "
+            f"limit={limit}). Raise limit or lower validation_split."
+        )
+    return pool, val, test
+
+
+def _take(split, indices):
+    images, labels = split
+    return images[indices], labels[indices]
+
+
+def _to_shape(split, image_size, channels):
+    if split is None:
+        return None
+    images, labels = split
+    images = convert_channels(images, channels)
+    if image_size is not None:
+        images = resize_images(images, image_size)
+    return images, labels
+
+
+def _check_arguments(batch_size, validation_split, seed, channels, shuffle_buffer, limit):
+    _check_positive_int("batch_size", batch_size, "128")
+    _check_positive_int("shuffle_buffer", shuffle_buffer, "10000")
+    if limit is not None:
+        _check_positive_int("limit", limit, "1000, or None for all examples")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an int; received {seed!r}. Pass for example 0.")
+    if isinstance(validation_split, bool) or not (
+        isinstance(validation_split, (int, float)) and 0 <= validation_split < 1
+    ):
+        raise ValueError(
+            f"validation_split must be a number in [0, 1); received "
+            f"{validation_split!r}. Pass for example 0.1, or 0 for no "
+            "validation split."
+        )
+    if channels not in (None, 1, 3):
+        raise ValueError(
+            f"channels must be None, 1 or 3; received {channels!r}. Pass 1 "
+            "for grayscale, 3 for RGB, or None for the dataset's own."
+        )
+
+
+def _check_positive_int(argument, value, example):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"{argument} must be a positive int; received {value!r}. Pass for "
+            f"example {example}."
+        )
