@@ -139,3 +139,14 @@ def test_cifar_resnets_have_the_papers_sizes():
         assert round(trainable / 1e6, 2 if depth < 110 else 1) == millions
         convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
         assert len(convs) + 1 == depth  # 6n+2 weighted layers: convolutions and the classifier.
+
+
+def test_googlenet_auxiliary_classifiers():
+    model = keras_cnns.get_model("googlenet", include_aux=True, input_shape=(65, 65, 3), classes=5,
+                                 width_multiplier=0.25)
+    assert [o.shape for o in model.outputs] == [(None, 5)] * 3
+    assert {"aux1_predictions", "aux2_predictions"} <= {layer.name for layer in model.layers}
+    with pytest.raises(ValueError, match="at least 65x65"):
+        keras_cnns.get_model("googlenet", include_aux=True, input_shape=(64, 64, 3))
+    without = keras_cnns.get_model("googlenet", include_aux=True, include_top=False, input_shape=(32, 32, 3))
+    assert len(without.outputs) == 1
