@@ -90,3 +90,12 @@ def test_spatial_dropout_drops_whole_channels():
     assert 0 < (per_channel[0] == 0).sum() < 64
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         blocks.spatial_dropout(keras.Input((8, 8, 3)), 1.5, name="d")
+
+
+def test_input_tensor_is_used_as_the_models_input():
+    inputs = keras.Input((32, 32, 3), name="images")
+    features = keras.layers.Rescaling(1 / 255.0, name="rescale")(inputs)
+    model = keras_cnns.get_model("resnet20", input_tensor=features, classes=10)
+    assert model.inputs[0] is inputs
+    assert "rescale" in {layer.name for layer in model.layers}
+    assert model.output_shape == (None, 10)
