@@ -1,0 +1,167 @@
+"""Callbacks of the training loop: timing, divergence guard, checkpoints and backups.
+
+They run in the order `EpochStats`, `DivergenceGuard`, `RunCheckpoint`, so
+an epoch's timings reach the history and a diverged epoch never reaches a
+checkpoint.
+"""
+
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from keras_cnns.train import atomic
+from keras_cnns.train.errors import TrainingDiverged
+from keras_cnns.train.run_dir import write_history
+
+
+def current_learning_rate(optimizer):
+    """The optimizer's learning rate at its current step, as a float."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+class EpochStats(keras.callbacks.Callback):
+    """Adds `learning_rate`, `epoch_seconds` and `train_seconds` to the epoch logs.
+
+    `train_seconds` stops when validation starts, so images per second
+    measure training alone; `epoch_seconds` includes validation.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._train_end = None
+
+    def on_test_begin(self, logs=None):
+        if self._train_end is None:
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+        logs["epoch_seconds"] = now - self._epoch_start
+        logs["train_seconds"] = (self._train_end or now) - self._epoch_start
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Raises `TrainingDiverged` as soon as the loss is NaN or infinite.
+
+    Checked after every batch (the running mean of the loss stays non-finite
+    once one batch was) and on the epoch's logs (which add the validation
+    loss). Raising, rather than stopping, keeps the epoch-end callbacks from
+    saving a broken model, so the last good checkpoint stays untouched.
+
+    Args:
+        epochs: Total epochs, for the message.
+        run_dir: Run directory, for the message (or None).
+    """
+
+    def __init__(self, epochs, run_dir=None):
+        super().__init__()
+        self.epochs = epochs
+        self.run_dir = run_dir
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, ("loss",), batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, ("loss", "val_loss"), None)
+
+    def _check(self, logs, keys, batch):
+        for key in keys:
+            if logs is None or key not in logs:
+                continue
+            value = float(np.asarray(logs[key]))
+            if not math.isfinite(value):
+                raise TrainingDiverged(self._message(key, value, batch),
+                                       epoch=self._epoch, batch=batch, value=value)
+
+    def _message(self, key, value, batch):
+        where = f"epoch {self._epoch + 1}/{self.epochs}"
+        where += f", batch {batch + 1}" if batch is not None else " (end of epoch)"
+        learning_rate = current_learning_rate(self.model.optimizer)
+        kept = (f" The last good checkpoint and backup in {self.run_dir} are left untouched."
+                if self.run_dir else "")
+        return (
+            f"Training diverged: {key} became {value} at {where}, with learning rate "
+            f"{learning_rate:.3g}.{kept} Lower the learning rate (e.g. 10x), lengthen "
+            "warm-up or add batch norm, and start again in a new out_dir (or with "
+            "overwrite=True)."
+        )
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves the best model, the history and a resumable backup after each epoch.
+
+    At the end of epoch `e`, in this order:
+
+    1. if `monitor` improved: the whole model to `backup/best_epoch_e.keras`;
+    2. model and optimizer variables to `backup/epoch_<e+1>.weights.h5`;
+    3. `history.csv` with this epoch's row;
+    4. `backup/state.json`: the commit. It names the weights file, the
+       epochs completed, the best value and epoch, and the history rows;
+    5. the pending best model is renamed to `best.keras`, older backups deleted.
+
+    Each write is atomic. A kill before step 4 leaves the previous commit in
+    force (the epoch is trained again on resume); a kill after it leaves a
+    pending best model that `RunLayout.finish_pending_best` moves into place.
+
+    Args:
+        layout: The run's `RunLayout`.
+        monitor: Log key of the quantity to maximize (e.g. `"val_accuracy"`).
+        history_rows: Rows of the epochs completed before (resume); extended.
+        best_value: Best `monitor` value so far, or None.
+        best_epoch: Its 0-based epoch, or None.
+    """
+
+    def __init__(self, layout, monitor, history_rows=(), best_value=None, best_epoch=None):
+        super().__init__()
+        self.layout = layout
+        self.monitor = monitor
+        self.history_rows = list(history_rows)
+        self.best_value = best_value
+        self.best_epoch = best_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.monitor not in logs:
+            raise KeyError(
+                f"RunCheckpoint monitors {self.monitor!r}, but the epoch logs hold only "
+                f"{sorted(logs)}. Compile the model with an 'accuracy' metric."
+            )
+        value = float(logs[self.monitor])
+        improved = self.best_value is None or value > self.best_value
+        if improved:
+            atomic.save_model(self.model, self.layout.pending_best(epoch))
+        weights_path = self.layout.backup_weights(epoch + 1)
+        atomic.save_weights(self.model, weights_path)
+        rows = self.history_rows + [history_row(epoch, logs)]
+        write_history(self.layout.history, rows)
+        best_value, best_epoch = (value, epoch) if improved else (self.best_value, self.best_epoch)
+        atomic.write_json(self.layout.state, {
+            "epochs_completed": epoch + 1,
+            "weights_file": os.path.basename(weights_path),
+            "monitor": self.monitor,
+            "best_value": best_value,
+            "best_epoch": best_epoch,
+            "history": rows,
+        })
+        self.history_rows, self.best_value, self.best_epoch = rows, best_value, best_epoch
+        if improved:
+            atomic.atomic_rename(self.layout.pending_best(epoch), self.layout.best_model)
+        self.layout.prune_backups(keep=weights_path)
+
+
+def history_row(epoch, logs):
+    """One history.csv row: the 0-based epoch and every scalar in `logs`, as floats."""
+    row = {"epoch": int(epoch)}
+    for key, value in logs.items():
+        array = np.asarray(value)
+        if array.ndim == 0 and np.issubdtype(array.dtype, np.number):
+            row[key] = float(array)
+    return row

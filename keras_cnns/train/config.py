@@ -1,0 +1,340 @@
+"""`TrainConfig`: everything that defines a training run, and default recipes.
+
+A config is plain data: it round-trips through JSON (`to_dict` /
+`from_dict`), is saved as `config.json` in the run directory, and is checked
+field by field when a run is resumed, so that two different runs never mix in
+one directory.
+"""
+
+import dataclasses
+import math
+import os
+import re
+
+from keras_cnns.data.augment import resolve_recipe
+from keras_cnns.registry import model_info
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "onecycle", "step", "constant")
+MIXED_PRECISION_MODES = ("auto", "off", "on")
+JIT_COMPILE_MODES = ("auto", True, False)
+# Set by the trainer from the dataset; a config may not override them.
+RESERVED_MODEL_KWARGS = ("input_shape", "classes", "input_tensor", "include_top")
+# Fields that may differ between a saved run and the config that resumes it:
+# they say where things are, not what the run is.
+LOCATION_FIELDS = ("out_dir", "data_dir")
+RUNS_ROOT = "runs"
+DEFAULT_WARMUP_EPOCHS = 2
+
+# Starting points per model family (see `default_config`); not tuned results.
+# "sgd" is SGD with Nesterov momentum 0.9.
+_SGD_RECIPE = dict(optimizer="sgd", learning_rate=0.1, weight_decay=5e-4,
+                   schedule="cosine", warmup_epochs=2, label_smoothing=0.1)
+FAMILY_RECIPES = {
+    "resnet": _SGD_RECIPE,
+    "resnet_cifar": _SGD_RECIPE,
+    "allconv": dict(optimizer="sgd", learning_rate=0.05, weight_decay=5e-4,
+                    schedule="cosine", warmup_epochs=2, label_smoothing=0.1),
+    "lenet": dict(optimizer="adam", learning_rate=1e-3, weight_decay=0.0,
+                  schedule="cosine", warmup_epochs=1, label_smoothing=0.0),
+}
+# Families without an entry: AdamW, which is forgiving for networks without
+# batch norm (VGG, AlexNet, NiN, GoogLeNet as the papers built them).
+GENERIC_RECIPE = dict(optimizer="adamw", learning_rate=1e-3, weight_decay=0.05,
+                      schedule="cosine", warmup_epochs=2, label_smoothing=0.1)
+# Epochs per dataset; other datasets get DEFAULT_EPOCHS.
+DATASET_EPOCHS = {"digits": 15, "mnist": 15, "fashion_mnist": 30, "cifar10": 60, "cifar100": 60}
+DEFAULT_EPOCHS = 30
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """What to train, on what, and how.
+
+    Weight decay: for `"sgd"` and `"adam"` it is the classic coupled L2
+    penalty on convolution and dense kernels: `weight_decay / 2 * ||w||^2` is
+    added to the loss, so the gradient gains `weight_decay * w` (the meaning
+    of `weight_decay` in PyTorch's SGD and in the papers' SGD recipes; biases
+    and batch-norm parameters are not decayed). For `"adamw"` it is AdamW's
+    decoupled decay (`w -= learning_rate * weight_decay * w` each step), also
+    skipping biases and batch-norm parameters.
+
+    Attributes:
+        model: Registered model name (`keras_cnns.list_models()`).
+        dataset: Dataset name or image-folder path, as for `load_dataset`.
+        epochs: Total number of epochs of the run (a resumed run ends here too).
+        batch_size: Global batch size (split across replicas by a strategy).
+        optimizer: `"sgd"` (SGD, Nesterov momentum 0.9), `"adam"` or `"adamw"`.
+        learning_rate: Peak learning rate of the schedule.
+        weight_decay: See above; 0 turns it off.
+        schedule: `"cosine"` (linear warm-up, then cosine decay to 0),
+            `"onecycle"` (cosine rise over `warmup_epochs`, or 30% of training
+            when that is 0, then cosine decay), `"step"` (linear warm-up, then
+            x0.1 at 50% and 75% of training) or `"constant"` (linear warm-up,
+            then constant).
+        warmup_epochs: Epochs of linear warm-up (may be fractional); default
+            `min(2, epochs / 5)`.
+        label_smoothing: Label smoothing of the cross-entropy, in `[0, 1)`.
+        mixed_precision: `"auto"` (mixed_float16 only where a GPU is
+            present), `"on"` or `"off"`.
+        jit_compile: `"auto"` (Keras' rule: XLA off on CPU-only TensorFlow
+            machines, where it made a small CNN ~1.7x slower per epoch),
+            `True` or `False`.
+        seed: Seed for weights, data splits, shuffling and augmentation.
+        validation_split: Share of the training pool held out for validation,
+            in `[0, 1)`. With 0, the best checkpoint follows training accuracy.
+        augment: `"default"`, `None`, another dataset's recipe name, or a
+            recipe dict (see `keras_cnns.data.augment`).
+        limit: Optional cap on the training pool, for quick runs.
+        model_kwargs: Extra keyword arguments for `get_model`, e.g.
+            `{"batch_norm": True, "width_multiplier": 0.5}`.
+        data_dir: Where the dataset lives, as for `load_dataset`.
+        out_dir: Run directory; default `runs/<model>-<dataset>`.
+
+    Example:
+
+    ```python
+    config = TrainConfig(model="resnet20", dataset="fashion_mnist", epochs=30)
+    same = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    ```
+    """
+
+    model: str
+    dataset: str = "fashion_mnist"
+    epochs: int = DEFAULT_EPOCHS
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    warmup_epochs: object = None
+    label_smoothing: float = 0.1
+    mixed_precision: str = "auto"
+    jit_compile: object = "auto"
+    seed: int = 0
+    validation_split: float = 0.1
+    augment: object = "default"
+    limit: object = None
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    data_dir: object = None
+    out_dir: object = None
+
+    def __post_init__(self):
+        _check_model(self.model)
+        _check_dataset(self.dataset)
+        _check_positive_int("epochs", self.epochs, "30")
+        _check_positive_int("batch_size", self.batch_size, "128")
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION_MODES)
+        _check_choice("jit_compile", self.jit_compile, JIT_COMPILE_MODES)
+        _check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False,
+                      example="0.1 for SGD or 1e-3 for Adam")
+        _check_number("weight_decay", self.weight_decay, low=0, example="5e-4, or 0 for none")
+        _check_number("label_smoothing", self.label_smoothing, low=0, high=1,
+                      example="0.1, or 0 for none")
+        _check_number("validation_split", self.validation_split, low=0, high=1,
+                      example="0.1, or 0 for no validation split")
+        if self.warmup_epochs is None:
+            self.warmup_epochs = min(DEFAULT_WARMUP_EPOCHS, self.epochs / 5)
+        _check_number("warmup_epochs", self.warmup_epochs, low=0, example="2, or 0 for none")
+        _check_warmup_fits(self.warmup_epochs, self.epochs)
+        _check_int("seed", self.seed)
+        if self.limit is not None:
+            _check_positive_int("limit", self.limit, "1000, or None for all examples")
+        _check_augment(self.augment, self.dataset)
+        self.model_kwargs = _checked_model_kwargs(self.model_kwargs)
+        for field in LOCATION_FIELDS:
+            _check_optional_path(field, getattr(self, field))
+        if self.out_dir is None:
+            self.out_dir = default_out_dir(self.model, self.dataset)
+        self.out_dir = os.fspath(self.out_dir)
+        if self.data_dir is not None:
+            self.data_dir = os.fspath(self.data_dir)
+
+    def to_dict(self):
+        """The config as a JSON-serializable dict (a deep copy)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        """Builds a config from `to_dict()` output (e.g. a loaded config.json).
+
+        Raises:
+            ValueError: If `data` is not a dict, has unknown keys or lacks
+                `model`, or a value is invalid.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"A TrainConfig dict must be a dict; received {type(data).__name__}. "
+                "Pass the output of TrainConfig.to_dict() or a loaded config.json."
+            )
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown TrainConfig field(s) {unknown}. Valid fields are "
+                f"{sorted(known)}; remove or rename the others."
+            )
+        if "model" not in data:
+            raise ValueError(
+                f"A TrainConfig dict needs a 'model' entry; received keys "
+                f"{sorted(data)}. Add e.g. 'model': 'resnet20'."
+            )
+        return cls(**data)
+
+    def identity(self):
+        """The fields that define the run: `to_dict()` without `LOCATION_FIELDS`."""
+        data = self.to_dict()
+        for field in LOCATION_FIELDS:
+            data.pop(field)
+        return data
+
+
+def default_config(model, dataset="fashion_mnist", **overrides):
+    """A sensible starting recipe for `model` on `dataset`.
+
+    The optimizer, learning rate, weight decay, schedule, warm-up and label
+    smoothing come from the model family (`FAMILY_RECIPES`, else
+    `GENERIC_RECIPE`): e.g. ResNets get SGD with Nesterov momentum, learning
+    rate 0.1, weight decay 5e-4, cosine decay after 2 warm-up epochs and label
+    smoothing 0.1; LeNet-5 gets Adam at 1e-3. Epochs come from the dataset
+    (`DATASET_EPOCHS`).
+
+    Args:
+        model: Registered model name.
+        dataset: Dataset name or image-folder path.
+        **overrides: Any `TrainConfig` field, applied last.
+
+    Returns:
+        A `TrainConfig`.
+
+    Raises:
+        ValueError: If the model is unknown or an override is invalid.
+
+    Example:
+
+    ```python
+    config = default_config("resnet20", "fashion_mnist", epochs=10, out_dir="runs/r20")
+    ```
+    """
+    family = model_info(model).family
+    recipe = dict(FAMILY_RECIPES.get(family, GENERIC_RECIPE))
+    recipe["epochs"] = DATASET_EPOCHS.get(_dataset_slug(dataset), DEFAULT_EPOCHS)
+    unknown = sorted(set(overrides) - {field.name for field in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(
+            f"Unknown TrainConfig field(s) {unknown} in the overrides of "
+            "default_config. Pass only TrainConfig fields."
+        )
+    recipe.update(overrides)
+    epochs = recipe["epochs"]
+    if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1:
+        # Short runs keep at most a fifth of their epochs for warm-up.
+        recipe["warmup_epochs"] = overrides.get(
+            "warmup_epochs", min(recipe["warmup_epochs"], epochs / 5)
+        )
+    return TrainConfig(model=model, dataset=dataset, **recipe)
+
+
+def default_out_dir(model, dataset):
+    """`runs/<model>-<dataset>`, with the dataset reduced to a safe file name."""
+    return os.path.join(RUNS_ROOT, f"{model}-{_dataset_slug(dataset)}")
+
+
+def _dataset_slug(dataset):
+    name = os.path.basename(os.path.normpath(os.fspath(dataset)))
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "dataset"
+
+
+def _check_model(model):
+    if not isinstance(model, str):
+        raise ValueError(
+            f"model must be a registered model name; received {model!r}. "
+            "keras_cnns.list_models() lists them."
+        )
+    model_info(model)  # Raises with close matches for unknown names.
+
+
+def _check_dataset(dataset):
+    if not isinstance(dataset, (str, os.PathLike)) or not os.fspath(dataset):
+        raise ValueError(
+            f"dataset must be a dataset name or an image-folder path; received "
+            f"{dataset!r}. Pass for example 'fashion_mnist' or 'digits'."
+        )
+
+
+def _check_choice(field, value, choices):
+    # Compares types too, so that 1 does not pass for True nor True for 1.
+    if not any(type(value) is type(choice) and value == choice for choice in choices):
+        raise ValueError(
+            f"{field} must be one of {list(choices)}; received {value!r}. "
+            f"Pass for example {choices[0]!r}."
+        )
+
+
+def _check_int(field, value):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{field} must be an int; received {value!r}. Pass for example 0.")
+
+
+def _check_positive_int(field, value, example):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"{field} must be a positive int; received {value!r}. Pass for example {example}."
+        )
+
+
+def _check_number(field, value, *, low, high=None, low_inclusive=True, example):
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_number and math.isfinite(value):
+        above = value >= low if low_inclusive else value > low
+        below = high is None or value < high
+        if above and below:
+            return
+    bounds = f"{'[' if low_inclusive else '('}{low}, {high if high is not None else 'inf'})"
+    raise ValueError(
+        f"{field} must be a finite number in {bounds}; received {value!r}. "
+        f"Pass for example {example}."
+    )
+
+
+def _check_warmup_fits(warmup_epochs, epochs):
+    if warmup_epochs >= epochs:
+        raise ValueError(
+            f"warmup_epochs ({warmup_epochs}) must be smaller than epochs ({epochs}), "
+            "or the learning rate would never leave its warm-up. Lower "
+            "warmup_epochs or raise epochs."
+        )
+
+
+def _check_augment(augment, dataset):
+    if augment is not None and not isinstance(augment, (str, dict)):
+        raise ValueError(
+            f"augment must be None, 'default', a dataset's recipe name or a "
+            f"recipe dict; received {augment!r}."
+        )
+    resolve_recipe(augment, _dataset_slug(dataset))  # Raises on bad names and dicts.
+
+
+def _checked_model_kwargs(model_kwargs):
+    if model_kwargs is None:
+        return {}
+    if not isinstance(model_kwargs, dict):
+        raise ValueError(
+            f"model_kwargs must be a dict of get_model keyword arguments; "
+            f"received {model_kwargs!r}. Pass for example {{'batch_norm': True}}."
+        )
+    reserved = sorted(set(model_kwargs) & set(RESERVED_MODEL_KWARGS))
+    if reserved:
+        raise ValueError(
+            f"model_kwargs may not set {reserved}: the trainer sets them from "
+            "the dataset (input shape, number of classes). Remove them; use "
+            "the dataset's image_size / channels to change the input."
+        )
+    return dict(model_kwargs)
+
+
+def _check_optional_path(field, value):
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"{field} must be a path or None; received {value!r}.")

@@ -1,0 +1,78 @@
+"""Test metrics of a trained classifier: accuracy, loss, per-class accuracy, confusion."""
+
+import keras
+import numpy as np
+
+
+def predict_with_labels(model, dataset):
+    """Runs `model` over a dataset of `(images, labels)` in one pass.
+
+    One pass, batch by batch, so predictions and labels stay paired even if
+    the dataset is shuffled.
+
+    Returns:
+        `(probabilities (N, classes) float32, labels (N,) int64)`.
+    """
+    probabilities, labels = [], []
+    for images, batch_labels in dataset:
+        # numpy, not tf tensors: JAX and torch models take arrays from tf.data too.
+        batch = model.predict_on_batch(np.asarray(images))
+        probabilities.append(np.asarray(keras.ops.convert_to_numpy(batch), dtype=np.float32))
+        labels.append(np.asarray(batch_labels).reshape(-1))
+    if not labels:
+        raise ValueError(
+            "The evaluation dataset is empty. Pass a dataset with at least one batch "
+            "of (images, labels)."
+        )
+    return np.concatenate(probabilities), np.concatenate(labels).astype(np.int64)
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """Counts `(true class, predicted class)` pairs: rows are true classes."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def classification_metrics(model, dataset, class_names, loss=None):
+    """Accuracy, loss, per-class accuracy and confusion matrix on a dataset.
+
+    Args:
+        model: A classifier with softmax outputs.
+        dataset: `tf.data.Dataset` of `(images, int labels)`.
+        class_names: Class names, indexed by label.
+        loss: Loss object for `test_loss` (`train` passes the training
+            loss, with its label smoothing; weight decay is not included);
+            default `model.loss` if the model is compiled, else plain
+            cross-entropy.
+
+    Returns:
+        Dict with `test_accuracy`, `test_loss`, `num_test`,
+        `per_class_accuracy` (class name -> accuracy, None for a class with no
+        test examples), `confusion_matrix` (list of rows, true class by
+        predicted class) and `class_names`.
+    """
+    probabilities, labels = predict_with_labels(model, dataset)
+    num_classes = len(class_names)
+    if probabilities.shape[-1] != num_classes:
+        raise ValueError(
+            f"The model predicts {probabilities.shape[-1]} classes but the dataset has "
+            f"{num_classes} ({class_names}). Evaluate on the dataset the model was "
+            "trained on."
+        )
+    predictions = probabilities.argmax(axis=-1)
+    matrix = confusion_matrix(labels, predictions, num_classes)
+    loss = loss or getattr(model, "loss", None) or keras.losses.SparseCategoricalCrossentropy()
+    test_loss = float(keras.ops.convert_to_numpy(loss(labels, probabilities)))
+    support = matrix.sum(axis=1)
+    return {
+        "test_accuracy": float(np.mean(predictions == labels)),
+        "test_loss": test_loss,
+        "num_test": int(len(labels)),
+        "per_class_accuracy": {
+            name: (float(matrix[i, i] / support[i]) if support[i] else None)
+            for i, name in enumerate(class_names)
+        },
+        "confusion_matrix": matrix.tolist(),
+        "class_names": list(class_names),
+    }

@@ -1,0 +1,115 @@
+"""Loss, optimizer and weight decay for a `TrainConfig`."""
+
+import keras
+from keras import ops
+
+from keras_cnns.train.schedules import build_schedule
+
+SGD_MOMENTUM = 0.9
+# Variables whose names contain these are not decayed by AdamW.
+NO_DECAY_NAMES = ("bias", "gamma", "beta")
+
+
+@keras.saving.register_keras_serializable(package="keras_cnns")
+class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
+    """Cross-entropy on integer labels with label smoothing.
+
+    `keras.losses.SparseCategoricalCrossentropy` has no label smoothing;
+    this one-hot encodes the labels and uses the categorical form, where the
+    target becomes `(1 - label_smoothing) * one_hot + label_smoothing /
+    classes`.
+
+    Reference: C. Szegedy et al., "Rethinking the Inception Architecture for
+    Computer Vision", CVPR 2016 (section 7).
+
+    Args:
+        label_smoothing: In `[0, 1)`.
+        from_logits: Whether predictions are logits rather than probabilities.
+        reduction: As for Keras losses.
+        name: Loss name.
+    """
+
+    def __init__(self, label_smoothing=0.0, from_logits=False, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy_with_smoothing", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.label_smoothing = float(label_smoothing)
+        self.from_logits = bool(from_logits)
+
+    def call(self, y_true, y_pred):
+        labels = ops.cast(y_true, "int32")
+        if len(labels.shape) == len(y_pred.shape):
+            labels = ops.squeeze(labels, axis=-1)
+        one_hot = ops.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(
+            one_hot, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(label_smoothing=self.label_smoothing, from_logits=self.from_logits)
+        return config
+
+
+def build_loss(label_smoothing):
+    """Cross-entropy on integer labels and softmax outputs.
+
+    Keras' own `SparseCategoricalCrossentropy` without smoothing (so a saved
+    model needs no custom object), else the smoothing variant.
+    """
+    if label_smoothing == 0:
+        return keras.losses.SparseCategoricalCrossentropy()
+    return SparseCategoricalCrossentropyWithSmoothing(label_smoothing)
+
+
+def build_optimizer(config, steps_per_epoch):
+    """The optimizer a `TrainConfig` asks for, with its learning-rate schedule.
+
+    `"sgd"` and `"adam"` get no decay here (it is an L2 penalty, see
+    `add_kernel_l2`); `"adamw"` gets decoupled decay that skips biases and
+    batch-norm parameters.
+
+    Args:
+        config: A `TrainConfig`.
+        steps_per_epoch: Optimizer steps per epoch, for the schedule.
+
+    Returns:
+        A `keras.optimizers.Optimizer`, not yet built.
+    """
+    schedule = build_schedule(config, steps_per_epoch)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=SGD_MOMENTUM, nesterov=True)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(schedule)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
+    return optimizer
+
+
+def add_kernel_l2(model, weight_decay):
+    """Adds the coupled L2 penalty `weight_decay / 2 * ||w||^2` on every kernel.
+
+    The gradient of the penalty is `weight_decay * w`, which is what
+    `weight_decay` means for SGD in PyTorch and in the papers' recipes.
+    Attached to the variables after the model is built, so the builders need
+    no regularizer arguments; it is not saved with the model (a trainer that
+    resumes builds the model again and adds it again).
+
+    Args:
+        model: A built `keras.Model`.
+        weight_decay: Coefficient; 0 does nothing.
+
+    Returns:
+        The number of kernels penalized.
+    """
+    if weight_decay == 0:
+        return 0
+    regularizer = keras.regularizers.L2(weight_decay / 2)
+    kernels = [v for v in model.trainable_variables if v.name.endswith("kernel")]
+    for kernel in kernels:
+        kernel.regularizer = regularizer
+    return len(kernels)
+
+
+def uses_kernel_l2(config):
+    """Whether `config`'s weight decay is the L2 penalty (not AdamW's)."""
+    return config.optimizer in ("sgd", "adam") and config.weight_decay > 0

@@ -1,0 +1,513 @@
+"""`train`: one call from a `TrainConfig` to a finished, resumable run directory.
+
+Steps of `train`, each a small function below:
+
+1. check the run directory (config mismatch, finished run, `overwrite`);
+2. load the dataset (resized up to the model's minimum input size) and
+   refuse non-finite inputs;
+3. build and compile the model (under the strategy's scope, with the mixed
+   precision policy), then restore the last backup if there is one;
+4. `fit` from the first uncommitted epoch, with the callbacks of
+   `keras_cnns.train.callbacks`;
+5. evaluate `best.keras` on the test split, plot, write `metrics.json`.
+"""
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+
+import keras
+
+from keras_cnns.data import check_finite, load_dataset
+from keras_cnns.registry import get_model, model_info
+from keras_cnns.train import atomic
+from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint
+from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig
+from keras_cnns.train.errors import RunConfigMismatchError
+from keras_cnns.train.metrics import classification_metrics
+from keras_cnns.train.optimization import (
+    add_kernel_l2,
+    build_loss,
+    build_optimizer,
+    uses_kernel_l2,
+)
+from keras_cnns.train.plots import plot_confusion_matrix, plot_learning_curves
+from keras_cnns.train.run_dir import RunLayout, read_history, write_history
+
+logger = logging.getLogger(__name__)
+MIXED_PRECISION_POLICY = "mixed_float16"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """The outcome of `train`.
+
+    Attributes:
+        out_dir: The run directory.
+        config: The `TrainConfig` of the run.
+        metrics: The content of `metrics.json`.
+        history: Rows of `history.csv` (dicts, `epoch` 0-based).
+        resumed_from_epoch: Epochs completed before this call when it resumed
+            a run, else None.
+        already_finished: True when the run directory held a finished run and
+            nothing was trained.
+    """
+
+    out_dir: str
+    config: TrainConfig
+    metrics: dict
+    history: list
+    resumed_from_epoch: object = None
+    already_finished: bool = False
+
+    @property
+    def test_accuracy(self):
+        """Test accuracy of `best.keras`."""
+        return self.metrics["test_accuracy"]
+
+    @property
+    def model_path(self):
+        """Path of `best.keras`."""
+        return RunLayout(self.out_dir).best_model
+
+    def load_model(self):
+        """Loads `best.keras` (safe mode)."""
+        return load_best_model(self.model_path)
+
+
+def train(config, *, strategy=None, verbose=1, overwrite=False, bundle=None, callbacks=(),
+          check_data=True):
+    """Trains a model as `config` says, writing a resumable run directory.
+
+    Rerunning `train` with the same config after the process was killed
+    resumes from the end of the last completed epoch (weights, optimizer state
+    and step, epoch counter, best-so-far, history) and ends after the same
+    `config.epochs` as an uninterrupted run. Data order and augmentation after
+    a resume come from a reseeded random generator (`seed + epochs done`),
+    so a resumed run is not bit-identical to an uninterrupted one. If the
+    directory holds a finished run, it is returned without training.
+
+    Args:
+        config: A `TrainConfig`.
+        strategy: Optional `tf.distribute.Strategy`; the model is built and
+            compiled under its scope (TensorFlow backend).
+        verbose: 0 silent, 1 progress bar and log lines, 2 one line per epoch.
+        overwrite: Delete the run's files in `config.out_dir` first and train
+            from scratch.
+        bundle: Optional `DatasetBundle` to train on instead of loading
+            `config.dataset` (e.g. custom data). `evaluate` then needs it
+            passed again.
+        callbacks: Extra Keras callbacks, run after the built-in ones.
+        check_data: Check every split for NaN / inf before training (one
+            pass over the data).
+
+    Returns:
+        A `RunResult`.
+
+    Raises:
+        RunConfigMismatchError: If `config.out_dir` holds a run with another
+            configuration.
+        ValueError: If a data split holds NaN or inf.
+        TrainingDiverged: If the loss becomes NaN or infinite; the last good
+            checkpoint and backup are left untouched.
+
+    Example:
+
+    ```python
+    config = default_config("resnet20", "fashion_mnist", out_dir="runs/r20")
+    result = train(config)
+    print(result.test_accuracy)
+    ```
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(
+            f"config must be a TrainConfig; received {type(config).__name__}. Build one "
+            "with TrainConfig(...) or default_config(model, dataset)."
+        )
+    layout = RunLayout(config.out_dir)
+    if overwrite:
+        layout.clear()
+    check_saved_config(layout, config)
+    finished = finished_run(layout, config)
+    if finished is not None:
+        _say(f"{layout.root} holds a finished run of {config.epochs} epochs (test accuracy "
+             f"{finished.test_accuracy:.4f}); returning it. Pass overwrite=True to train "
+             "again.", verbose)
+        return finished
+
+    state = atomic.read_json(layout.state)
+    start_epoch = state["epochs_completed"] if state else 0
+    # Same seed for a fresh run; a resumed run draws new data orders instead
+    # of replaying those of epoch 0.
+    keras.utils.set_random_seed(config.seed + start_epoch)
+    if bundle is None:
+        bundle = load_bundle(config, verbose=verbose)
+    if check_data:
+        check_bundle_finite(bundle)
+
+    atomic.write_json(layout.config, config.to_dict())
+    layout.remove_temporary_files()
+    layout.finish_pending_best(state)
+    steps_per_epoch = math.ceil(bundle.num_train / config.batch_size)
+    model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy)
+    if state:
+        restore_backup(model, layout, state, strategy=strategy)
+        _say(f"Resuming {layout.root} after epoch {start_epoch} of {config.epochs} "
+             f"(best {state['monitor']} {state['best_value']:.4f} at epoch "
+             f"{state['best_epoch'] + 1}).", verbose)
+    history_rows = state["history"] if state else []
+    write_history(layout.history, history_rows)  # Drops rows of uncommitted epochs.
+
+    checkpoint = RunCheckpoint(
+        layout,
+        monitor="val_accuracy" if bundle.val is not None else "accuracy",
+        history_rows=history_rows,
+        best_value=state["best_value"] if state else None,
+        best_epoch=state["best_epoch"] if state else None,
+    )
+    if start_epoch < config.epochs:
+        model.fit(
+            bundle.train,
+            validation_data=bundle.val,
+            epochs=config.epochs,
+            initial_epoch=start_epoch,
+            shuffle=False,  # The training pipeline shuffles itself.
+            callbacks=[
+                EpochStats(),
+                DivergenceGuard(config.epochs, run_dir=layout.root),
+                checkpoint,
+                keras.callbacks.TensorBoard(log_dir=layout.tensorboard),
+                *callbacks,
+            ],
+            verbose=verbose,
+        )
+    metrics = finish_run(layout, config, bundle, checkpoint, model, strategy)
+    _say(f"Finished {layout.root}: test accuracy {metrics['test_accuracy']:.4f} "
+         f"(best.keras, epoch {checkpoint.best_epoch + 1}).", verbose)
+    return RunResult(
+        out_dir=layout.root,
+        config=config,
+        metrics=metrics,
+        history=checkpoint.history_rows,
+        resumed_from_epoch=start_epoch if state else None,
+    )
+
+
+def evaluate(run_dir_or_model_path, dataset=None):
+    """Reloads a run's `best.keras` and computes its test metrics again.
+
+    Args:
+        run_dir_or_model_path: A run directory, or the path of a `.keras`
+            file (its directory's `config.json` is used if present).
+        dataset: None (the test split of the run's dataset, loaded from its
+            `config.json` exactly as in training), a `DatasetBundle` (its
+            test split), a dataset name (its test split, resized to the
+            model's input) or a `tf.data.Dataset` of `(images, labels)`
+            prepared like the training data.
+
+    Returns:
+        Dict as in `metrics.json`'s test part: `test_accuracy`, `test_loss`,
+        `num_test`, `per_class_accuracy`, `confusion_matrix`, `class_names`,
+        plus `model_path`.
+
+    Raises:
+        FileNotFoundError: If there is no `best.keras` at the path.
+        ValueError: If `dataset` is None and no `config.json` is found.
+
+    Example:
+
+    ```python
+    metrics = evaluate("runs/resnet20-fashion_mnist")
+    ```
+    """
+    model_path, config, saved_metrics = _locate_run(run_dir_or_model_path)
+    model = load_best_model(model_path)
+    test, class_names = _evaluation_split(dataset, config, saved_metrics, model)
+    loss = build_loss(config.label_smoothing) if config is not None else None
+    metrics = classification_metrics(model, test, class_names, loss=loss)
+    metrics["model_path"] = model_path
+    return metrics
+
+
+def load_best_model(path):
+    """Loads a `.keras` file written by `train` for inference, in Keras' default safe mode.
+
+    Loaded with `compile=False`: evaluation needs no optimizer state (and
+    Keras warns when it restores a mixed-precision run's loss-scale
+    optimizer). `keras.saving.load_model(path)` restores the optimizer too,
+    once `keras_cnns.train` is imported (it registers the schedules and loss).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No model file at {path}. Train the run first (keras_cnns.train.train) or "
+            "pass the path of a .keras file."
+        )
+    return keras.saving.load_model(path, compile=False)
+
+
+def check_saved_config(layout, config):
+    """Raises if `layout` holds a run whose config differs from `config`.
+
+    Location fields (`out_dir`, `data_dir`) may differ.
+
+    Raises:
+        RunConfigMismatchError: Naming each differing field, saved and new.
+    """
+    saved = atomic.read_json(layout.config)
+    if saved is None:
+        return
+    saved_identity = {key: value for key, value in saved.items() if key not in LOCATION_FIELDS}
+    new_identity = _json_normalized(config.identity())
+    differences = [
+        f"{field}: saved {saved_identity.get(field)!r}, new {new_identity.get(field)!r}"
+        for field in sorted(set(saved_identity) | set(new_identity))
+        if saved_identity.get(field) != new_identity.get(field)
+    ]
+    if differences:
+        raise RunConfigMismatchError(
+            f"{layout.root} holds a run with another configuration ("
+            + "; ".join(differences)
+            + "). Resuming would mix two runs. Pass another out_dir, or "
+            "overwrite=True to delete the old run."
+        )
+
+
+def finished_run(layout, config):
+    """The `RunResult` of a finished run in `layout`, or None if it is not finished."""
+    metrics = atomic.read_json(layout.metrics)
+    if metrics is None or metrics.get("epochs_run") != config.epochs:
+        return None
+    return RunResult(
+        out_dir=layout.root,
+        config=config,
+        metrics=metrics,
+        history=read_history(layout.history),
+        already_finished=True,
+    )
+
+
+def load_bundle(config, *, verbose=1, image_shape=None):
+    """Loads the dataset of `config`, at least as large as the model needs.
+
+    Args:
+        config: A `TrainConfig`.
+        verbose: Whether to print a line when images are resized.
+        image_shape: Force this `(height, width, channels)` (e.g. a trained
+            model's input); default: the dataset's own shape, resized up to
+            the model's `min_input_size` if smaller.
+
+    Returns:
+        A `DatasetBundle`.
+    """
+    options = dict(
+        data_dir=config.data_dir,
+        batch_size=config.batch_size,
+        validation_split=config.validation_split,
+        seed=config.seed,
+        augment=config.augment,
+        limit=config.limit,
+    )
+    if image_shape is not None:
+        return load_dataset(config.dataset, image_size=tuple(image_shape[:2]),
+                            channels=image_shape[2], **options)
+    bundle = load_dataset(config.dataset, **options)
+    size = required_image_size(config.model, bundle.image_shape)
+    if size is None:
+        return bundle
+    height, width = bundle.image_shape[:2]
+    _say(f"{config.model} needs inputs of at least {model_info(config.model).min_input_size}"
+         f"x{model_info(config.model).min_input_size}; resizing {config.dataset} from "
+         f"{height}x{width} to {size[0]}x{size[1]}.", verbose)
+    return load_dataset(config.dataset, image_size=size, **options)
+
+
+def required_image_size(model_name, image_shape):
+    """The `(height, width)` to resize to for `model_name`, or None if none is needed."""
+    min_size = model_info(model_name).min_input_size
+    height, width = image_shape[:2]
+    if height >= min_size and width >= min_size:
+        return None
+    return max(height, min_size), max(width, min_size)
+
+
+def check_bundle_finite(bundle):
+    """Raises if any split of a `DatasetBundle` holds NaN or inf.
+
+    Raises:
+        ValueError: Naming the split and where the first bad value is.
+    """
+    for split, dataset in (("training", bundle.train), ("validation", bundle.val),
+                           ("test", bundle.test)):
+        if dataset is None:
+            continue
+        try:
+            check_finite(dataset)
+        except ValueError as error:
+            raise ValueError(
+                f"The {split} split of dataset {bundle.name!r} holds non-finite inputs, "
+                f"so training was not started. {error}"
+            ) from error
+
+
+def resolve_dtype_policy(mixed_precision):
+    """`"mixed_float16"` for `"on"`, and for `"auto"` where a GPU is present; else `"float32"`."""
+    if mixed_precision == "on" or (mixed_precision == "auto" and gpu_available()):
+        return MIXED_PRECISION_POLICY
+    return "float32"
+
+
+def gpu_available():
+    """Whether the current Keras backend sees a GPU."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(device.platform == "gpu" for device in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def build_compiled_model(config, bundle, steps_per_epoch, *, strategy=None):
+    """Builds and compiles the model of `config` for the data of `bundle`.
+
+    Args:
+        config: A `TrainConfig`.
+        bundle: The `DatasetBundle` (input shape, number of classes).
+        steps_per_epoch: Optimizer steps per epoch, for the schedule.
+        strategy: Optional `tf.distribute.Strategy` to build under.
+
+    Returns:
+        A compiled `keras.Model` with an `accuracy` metric.
+    """
+    with _strategy_scope(strategy), _global_dtype_policy(resolve_dtype_policy(config.mixed_precision)):
+        model = get_model(
+            config.model,
+            input_shape=tuple(bundle.image_shape),
+            classes=len(bundle.class_names),
+            **config.model_kwargs,
+        )
+        if uses_kernel_l2(config):
+            add_kernel_l2(model, config.weight_decay)
+        model.compile(
+            optimizer=build_optimizer(config, steps_per_epoch),
+            loss=build_loss(config.label_smoothing),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.jit_compile,
+        )
+    return model
+
+
+def restore_backup(model, layout, state, *, strategy=None):
+    """Loads the committed backup (model and optimizer variables) into `model`."""
+    path = os.path.join(layout.backup, state["weights_file"])
+    with _strategy_scope(strategy):
+        if not model.optimizer.built:
+            # The optimizer's variables must exist to receive the saved values.
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(path)
+
+
+def finish_run(layout, config, bundle, checkpoint, model, strategy):
+    """Evaluates `best.keras`, draws the plots and writes `metrics.json` (last)."""
+    best_model = load_best_model(layout.best_model)
+    metrics = classification_metrics(best_model, bundle.test, bundle.class_names,
+                                     loss=build_loss(config.label_smoothing))
+    rows = checkpoint.history_rows
+    train_seconds = sum(row.get("train_seconds") or 0.0 for row in rows)
+    metrics.update(
+        epochs_run=len(rows),
+        best_epoch=checkpoint.best_epoch,
+        monitor=checkpoint.monitor,
+        best_value=checkpoint.best_value,
+        final_epoch=rows[-1] if rows else None,
+        training_wall_time_s=sum(row.get("epoch_seconds") or 0.0 for row in rows),
+        train_seconds=train_seconds,
+        images_per_second=(bundle.num_train * len(rows) / train_seconds) if train_seconds else None,
+        num_train=bundle.num_train,
+        num_val=bundle.num_val,
+        image_shape=list(bundle.image_shape),
+        num_params=int(model.count_params()),
+        dtype_policy=model.dtype_policy.name,
+        jit_compile=bool(model.jit_compile),
+        num_replicas=getattr(strategy, "num_replicas_in_sync", 1),
+        device="gpu" if gpu_available() else "cpu",
+        backend=keras.backend.backend(),
+        keras_version=keras.__version__,
+        model_path=os.path.basename(layout.best_model),
+        config=config.to_dict(),
+    )
+    plot_learning_curves(rows, layout.learning_curves)
+    plot_confusion_matrix(metrics["confusion_matrix"], bundle.class_names, layout.confusion_matrix)
+    atomic.write_json(layout.metrics, metrics)
+    return metrics
+
+
+def _locate_run(path):
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        layout = RunLayout(path)
+    else:
+        layout = RunLayout(os.path.dirname(os.path.abspath(path)))
+    model_path = layout.best_model if os.path.isdir(path) else path
+    saved_config = atomic.read_json(layout.config)
+    config = TrainConfig.from_dict(saved_config) if saved_config else None
+    return model_path, config, atomic.read_json(layout.metrics) or {}
+
+
+def _evaluation_split(dataset, config, saved_metrics, model):
+    image_shape = tuple(model.input_shape[1:])
+    if dataset is None:
+        if config is None:
+            raise ValueError(
+                "No config.json was found next to the model, so its dataset is unknown. "
+                "Pass dataset= (a DatasetBundle, a dataset name or a tf.data.Dataset)."
+            )
+        bundle = load_bundle(config, image_shape=image_shape)
+        return bundle.test, bundle.class_names
+    if isinstance(dataset, (str, os.PathLike)):
+        options = {} if config is None else dict(
+            validation_split=config.validation_split, seed=config.seed, limit=config.limit,
+            batch_size=config.batch_size,
+        )
+        bundle = load_dataset(dataset, image_size=image_shape[:2], channels=image_shape[2],
+                              augment=None, **options)
+        return bundle.test, bundle.class_names
+    if hasattr(dataset, "test") and hasattr(dataset, "class_names"):
+        return dataset.test, dataset.class_names
+    num_classes = int(model.output_shape[-1])
+    class_names = saved_metrics.get("class_names") or [str(i) for i in range(num_classes)]
+    return dataset, class_names
+
+
+@contextlib.contextmanager
+def _global_dtype_policy(policy):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _strategy_scope(strategy):
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def _json_normalized(data):
+    return json.loads(json.dumps(data))
+
+
+def _say(message, verbose):
+    logger.info(message)
+    if verbose:
+        print(f"keras_cnns.train: {message}", flush=True)

@@ -1,0 +1,382 @@
+"""The training core: config validation and recipes, schedules, a run that
+learns and the files it writes, evaluate, resume after SIGKILL, atomic saves,
+NaN / divergence handling and MirroredStrategy. Uses the scikit-learn digits
+and tiny models; runs in well under two minutes on two CPU cores."""
+
+import dataclasses
+import glob
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_cnns.data import load_dataset
+from keras_cnns.train import (
+    OneCycle,
+    RunConfigMismatchError,
+    RunLayout,
+    TrainConfig,
+    TrainingDiverged,
+    WarmupCosineDecay,
+    WarmupStepDecay,
+    build_compiled_model,
+    default_config,
+    evaluate,
+    read_history,
+    save_model,
+    train,
+)
+from keras_cnns.train.run_dir import write_history
+from keras_cnns.train.trainer import required_image_size
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+METRICS_KEYS = {
+    "test_accuracy", "test_loss", "per_class_accuracy", "confusion_matrix", "class_names",
+    "training_wall_time_s", "images_per_second", "epochs_run", "config", "best_epoch",
+}
+
+
+def tiny_config(out_dir, **overrides):
+    """A seconds-fast digits run of a narrow LeNet-5."""
+    options = dict(
+        model="lenet5", dataset="digits", epochs=3, batch_size=64, optimizer="adam",
+        learning_rate=3e-3, weight_decay=0.0, label_smoothing=0.1, limit=500,
+        model_kwargs={"width_multiplier": 0.5}, out_dir=str(out_dir),
+    )
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+def run_python(code, *args, timeout=240):
+    """Runs Python code in a fresh interpreter on the TensorFlow backend."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def temporary_files(directory):
+    return glob.glob(os.path.join(directory, "**", ".*.tmp-*"), recursive=True)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A full run: LeNet-5 on all of digits for 4 epochs."""
+    config = tiny_config(tmp_path_factory.mktemp("runs") / "lenet5-digits", epochs=4, limit=None,
+                         model_kwargs={})
+    return train(config, verbose=0)
+
+
+# ----------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+    ({"schedule": "linear"}, "schedule must be one of"),
+    ({"epochs": 0}, "epochs must be a positive int"),
+    ({"epochs": 2.5}, "epochs must be a positive int"),
+    ({"batch_size": -8}, "batch_size must be a positive int"),
+    ({"learning_rate": 0.0}, "learning_rate must be a finite number"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+    ({"weight_decay": -1e-4}, "weight_decay must be a finite number"),
+    ({"label_smoothing": 1.0}, "label_smoothing must be a finite number"),
+    ({"validation_split": 1.0}, "validation_split"),
+    ({"warmup_epochs": 5}, "warmup_epochs .* must be smaller than epochs"),
+    ({"mixed_precision": "fp16"}, "mixed_precision must be one of"),
+    ({"jit_compile": 1}, "jit_compile must be one of"),
+    ({"seed": "0"}, "seed must be an int"),
+    ({"limit": 0}, "limit must be a positive int"),
+    ({"model": "resnet21"}, "Unknown model 'resnet21'"),
+    ({"model_kwargs": {"classes": 5}}, "model_kwargs may not set"),
+    ({"augment": {"spin": 1}}, "Unknown augmentation recipe key"),
+])
+def test_invalid_config_is_refused_with_a_clear_message(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config(tmp_path, **overrides)
+
+
+def test_config_round_trips_through_json(tmp_path):
+    config = tiny_config(tmp_path, augment={"translation": 0.1}, model_kwargs={"batch_norm": True})
+    again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+    with pytest.raises(ValueError, match="Unknown TrainConfig field"):
+        TrainConfig.from_dict({**config.to_dict(), "momentum": 0.9})
+
+
+def test_default_recipes():
+    resnet = default_config("resnet20", "fashion_mnist")
+    assert (resnet.optimizer, resnet.learning_rate, resnet.weight_decay) == ("sgd", 0.1, 5e-4)
+    assert (resnet.schedule, resnet.label_smoothing, resnet.warmup_epochs) == ("cosine", 0.1, 2)
+    assert resnet.out_dir == os.path.join("runs", "resnet20-fashion_mnist")
+    lenet = default_config("lenet5", "digits", epochs=3)
+    assert (lenet.optimizer, lenet.learning_rate, lenet.epochs) == ("adam", 1e-3, 3)
+    assert lenet.warmup_epochs < lenet.epochs
+    assert TrainConfig(model="lenet5", epochs=1).warmup_epochs < 1
+
+
+def test_small_images_are_resized_up_to_the_model_minimum():
+    assert required_image_size("lenet5", (28, 28, 1)) == (32, 32)
+    assert required_image_size("lenet5", (32, 32, 1)) is None
+    assert required_image_size("resnet20", (28, 28, 1)) is None
+
+
+# -------------------------------------------------------------- schedules
+
+
+def values(schedule, steps):
+    return [float(keras.ops.convert_to_numpy(schedule(step))) for step in steps]
+
+
+def test_schedules_follow_their_shapes_and_serialize():
+    cosine = WarmupCosineDecay(0.1, total_steps=100, warmup_steps=10)
+    assert values(cosine, [0, 9, 55, 100, 150]) == pytest.approx([0.01, 0.1, 0.05, 0.0, 0.0], abs=1e-6)
+    step = WarmupStepDecay(0.1, boundaries=[50, 75], warmup_steps=0)
+    assert values(step, [0, 49, 50, 75]) == pytest.approx([0.1, 0.1, 0.01, 0.001], rel=1e-5)
+    constant = WarmupStepDecay(0.1, warmup_steps=4)
+    assert values(constant, [0, 3, 1000]) == pytest.approx([0.025, 0.1, 0.1], rel=1e-5)
+    onecycle = OneCycle(1.0, total_steps=100, rise_steps=30)
+    assert values(onecycle, [0, 30, 100]) == pytest.approx([0.04, 1.0, 4e-6], rel=1e-4)
+    for schedule in (cosine, step, onecycle):
+        restored = keras.optimizers.schedules.deserialize(
+            json.loads(json.dumps(keras.optimizers.schedules.serialize(schedule))))
+        assert type(restored) is type(schedule)
+        assert values(restored, [0, 17, 60]) == values(schedule, [0, 17, 60])
+
+
+def test_sgd_weight_decay_is_an_l2_penalty_on_kernels(tmp_path):
+    config = tiny_config(tmp_path, optimizer="sgd", learning_rate=0.1, weight_decay=5e-4)
+    bundle = load_dataset("digits", batch_size=64, limit=200)
+    model = build_compiled_model(config, bundle, steps_per_epoch=3)
+    kernels = [v for v in model.trainable_variables if v.name.endswith("kernel")]
+    assert len(model.losses) == len(kernels) > 0
+    expected = sum(5e-4 / 2 * float(np.sum(np.square(keras.ops.convert_to_numpy(k)))) for k in kernels)
+    assert float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses)) == pytest.approx(expected, rel=1e-4)
+    assert model.optimizer.nesterov and model.optimizer.momentum == 0.9
+
+
+# ----------------------------------------------------------- a full run
+
+
+def test_run_learns_and_writes_every_file(finished_run):
+    layout = RunLayout(finished_run.out_dir)
+    metrics = json.loads(open(layout.metrics).read())
+    assert METRICS_KEYS <= set(metrics)
+    assert metrics["test_accuracy"] > 0.5  # Chance is 0.1.
+    assert metrics["epochs_run"] == 4 and metrics["images_per_second"] > 0
+    assert np.asarray(metrics["confusion_matrix"]).shape == (10, 10)
+    assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["num_test"]
+    assert TrainConfig.from_dict(json.loads(open(layout.config).read())) == finished_run.config
+    history = read_history(layout.history)
+    assert [row["epoch"] for row in history] == [0, 1, 2, 3]
+    assert all(math.isfinite(row["loss"]) and "val_accuracy" in row for row in history)
+    for png in (layout.learning_curves, layout.confusion_matrix):
+        with open(png, "rb") as file:
+            header = file.read(8)
+        assert header == PNG_SIGNATURE and os.path.getsize(png) > 1000
+    assert glob.glob(os.path.join(layout.tensorboard, "**", "events.out.tfevents.*"), recursive=True)
+    assert not temporary_files(layout.root)
+    model = keras.saving.load_model(layout.best_model)
+    predictions, labels = [], []
+    bundle = load_dataset("digits", batch_size=64, validation_split=0.1, seed=0)
+    for images, batch_labels in bundle.test:
+        predictions.append(np.argmax(model.predict_on_batch(images), axis=-1))
+        labels.append(batch_labels.numpy())
+    accuracy = np.mean(np.concatenate(predictions) == np.concatenate(labels))
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-9)
+    # The schedule was saved inside best.keras with the optimizer.
+    assert isinstance(model.optimizer._learning_rate, WarmupCosineDecay)
+
+
+def test_evaluate_reproduces_the_test_metrics(finished_run):
+    again = evaluate(finished_run.out_dir)
+    assert again["test_accuracy"] == pytest.approx(finished_run.test_accuracy, abs=1e-9)
+    assert again["confusion_matrix"] == finished_run.metrics["confusion_matrix"]
+    assert again["test_loss"] == pytest.approx(finished_run.metrics["test_loss"], rel=1e-4)
+    from_file = evaluate(finished_run.model_path)
+    assert from_file["test_accuracy"] == again["test_accuracy"]
+
+
+def test_finished_run_is_returned_without_training(finished_run, capsys):
+    again = train(finished_run.config, verbose=1)
+    assert again.already_finished
+    assert again.metrics == finished_run.metrics
+    assert len(again.history) == 4
+    assert "holds a finished run" in capsys.readouterr().out
+
+
+def test_other_config_in_the_same_run_dir_is_refused(finished_run):
+    other = dataclasses.replace(finished_run.config, model="resnet20", model_kwargs={})
+    with pytest.raises(RunConfigMismatchError, match="model: saved 'lenet5', new 'resnet20'"):
+        train(other, verbose=0)
+    with pytest.raises(RunConfigMismatchError, match="seed: saved 0, new 1"):
+        train(dataclasses.replace(finished_run.config, seed=1), verbose=0)
+
+
+# ------------------------------------------------------- crash and resume
+
+
+KILLED_RUN = """
+    import json, os, signal, sys
+    import keras
+    from keras_cnns.train import TrainConfig, train
+
+    class KillDuringSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == 1 and batch == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    config = TrainConfig.from_dict(json.loads(sys.argv[1]))
+    train(config, verbose=0, callbacks=[KillDuringSecondEpoch()])
+"""
+
+
+def test_resume_after_sigkill_mid_epoch(tmp_path):
+    config = tiny_config(tmp_path / "run", epochs=3, schedule="cosine", warmup_epochs=0)
+    killed = run_python(KILLED_RUN, json.dumps(config.to_dict()))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    layout = RunLayout(config.out_dir)
+    state = json.loads(open(layout.state).read())
+    assert state["epochs_completed"] == 1
+    assert [row["epoch"] for row in read_history(layout.history)] == [0]
+    assert not os.path.exists(layout.metrics)
+    first_epoch = read_history(layout.history)[0]
+    # Leftovers of a kill between the writes of epoch 2 and its commit: a
+    # history row and a pending best model that were never committed.
+    write_history(layout.history, [first_epoch, {**first_epoch, "epoch": 1}])
+    shutil.copy(layout.best_model, layout.pending_best(1))
+
+    result = train(config, verbose=0)
+
+    assert result.resumed_from_epoch == 1
+    history = read_history(layout.history)
+    assert [row["epoch"] for row in history] == [0, 1, 2]
+    assert history[0] == first_epoch  # The committed epoch is kept as it was.
+    assert result.metrics["epochs_run"] == 3 and math.isfinite(result.test_accuracy)
+    # The optimizer step counter was restored: the learning rate logged at the
+    # end of epoch 2 is the schedule's value after two epochs of steps.
+    steps_per_epoch = math.ceil(result.metrics["num_train"] / config.batch_size)
+    schedule = WarmupCosineDecay(config.learning_rate, 3 * steps_per_epoch)
+    assert history[1]["learning_rate"] == pytest.approx(values(schedule, [2 * steps_per_epoch])[0], rel=1e-5)
+    assert sorted(os.listdir(layout.backup)) == ["epoch_0003.weights.h5", "state.json"]
+
+
+def test_committed_best_model_is_moved_into_place_on_resume(tmp_path):
+    layout = RunLayout(str(tmp_path))
+    os.makedirs(layout.backup)
+    for epoch in (2, 3):
+        with open(layout.pending_best(epoch), "w") as file:
+            file.write(f"model of epoch {epoch}")
+    layout.finish_pending_best({"best_epoch": 2})
+    assert open(layout.best_model).read() == "model of epoch 2"
+    assert os.listdir(layout.backup) == []
+
+
+def test_crash_during_a_save_keeps_the_previous_checkpoint(finished_run, tmp_path, monkeypatch):
+    run_dir = shutil.copytree(finished_run.out_dir, tmp_path / "copy")
+    best = os.path.join(run_dir, "best.keras")
+    model = keras.saving.load_model(best)
+
+    def crash_midway(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as file:
+            file.write(b"PK\x03\x04 half a zip file")
+        raise OSError("simulated crash during save")
+
+    monkeypatch.setattr(keras.Model, "save", crash_midway)
+    with pytest.raises(OSError, match="simulated crash"):
+        save_model(model, best)
+    monkeypatch.undo()
+    assert not temporary_files(str(run_dir))
+    assert evaluate(run_dir)["test_accuracy"] == pytest.approx(finished_run.test_accuracy, abs=1e-9)
+
+
+# ------------------------------------------------------------ NaN and inf
+
+
+def test_non_finite_inputs_are_refused_before_training(tmp_path):
+    bundle = load_dataset("digits", batch_size=64, limit=300)
+    images = np.concatenate([x.numpy() for x, _ in bundle.val])
+    labels = np.concatenate([y.numpy() for _, y in bundle.val])
+    images[3, 10, 10, 0] = np.nan
+    broken = dataclasses.replace(
+        bundle, val=tf.data.Dataset.from_tensor_slices((images, labels)).batch(64))
+    config = tiny_config(tmp_path / "run")
+    with pytest.raises(ValueError, match=r"validation split of dataset 'digits' holds non-finite"):
+        train(config, bundle=broken, verbose=0)
+    assert not os.path.exists(config.out_dir) or not os.listdir(config.out_dir)
+
+
+def test_huge_learning_rate_stops_with_training_diverged(tmp_path):
+    config = tiny_config(tmp_path / "run", optimizer="sgd", learning_rate=1e6, warmup_epochs=0,
+                         label_smoothing=0.0, epochs=2, model_kwargs={"activation": "relu"})
+    with pytest.raises(TrainingDiverged, match="Lower the learning rate") as caught:
+        train(config, verbose=0)
+    assert caught.value.epoch == 0 and not math.isfinite(caught.value.value)
+    assert not os.path.exists(RunLayout(config.out_dir).best_model)
+
+
+class PoisonWeightsInSecondEpoch(keras.callbacks.Callback):
+    """Writes NaN into the first kernel after batch 1 of epoch 2."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 1:
+            kernel = self.model.trainable_variables[0]
+            kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+
+
+def test_nan_during_training_keeps_the_last_good_checkpoint(tmp_path):
+    config = tiny_config(tmp_path / "run", epochs=3)
+    with pytest.raises(TrainingDiverged, match=r"epoch 2/3, batch 3") as caught:
+        train(config, verbose=0, callbacks=[PoisonWeightsInSecondEpoch()])
+    assert caught.value.epoch == 1
+    layout = RunLayout(config.out_dir)
+    assert json.loads(open(layout.state).read())["epochs_completed"] == 1
+    assert [row["epoch"] for row in read_history(layout.history)] == [0]
+    assert not os.path.exists(layout.metrics)
+    model = keras.saving.load_model(layout.best_model)
+    assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in model.weights)
+    images = next(iter(load_dataset("digits", batch_size=64, limit=500).test))[0]
+    assert np.isfinite(model.predict_on_batch(images)).all()
+
+
+# ------------------------------------------------------------ distribution
+
+
+MIRRORED_RUN = """
+    import json, sys
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    from keras_cnns.train import TrainConfig, train
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    config = TrainConfig.from_dict(json.loads(sys.argv[1]))
+    result = train(config, strategy=strategy, verbose=0)
+    print("RESULT " + json.dumps(result.metrics))
+"""
+
+
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
+    config = tiny_config(tmp_path / "run", epochs=1, warmup_epochs=0, limit=300)
+    done = run_python(MIRRORED_RUN, json.dumps(config.to_dict()))
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    metrics = json.loads(line[len("RESULT "):])
+    assert metrics["num_replicas"] == 2
+    assert metrics["epochs_run"] == 1
+    assert math.isfinite(metrics["test_loss"]) and 0 <= metrics["test_accuracy"] <= 1
