@@ -31,7 +31,7 @@ def test_summary_and_its_error():
 
 
 def test_every_command_has_help_with_an_example():
-    for command in ["models", "summary", "tour"]:
+    for command in ["models", "summary", "tour", "train", "evaluate"]:
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "Example: keras-cnns" in result.stdout
 
@@ -40,3 +40,24 @@ def test_tour_builds_the_chosen_networks():
     result = run_cli("tour", "resnet3?")
     assert result.returncode == 0, result.stderr
     assert "Built 2 networks" in result.stdout and "466,426" in result.stdout
+
+
+def test_train_then_evaluate_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("train", "lenet5", "--dataset", "digits", "--epochs", "3", "--batch-size", "64",
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Test accuracy" in result.stdout
+    reported = float(result.stdout.split("Test accuracy ")[1].split()[0])
+    assert reported > 0.5  # ten classes: chance is 0.1
+    for name in ["config.json", "history.csv", "best.keras", "metrics.json", "learning_curves.png",
+                 "confusion_matrix.png"]:
+        assert (out / name).stat().st_size > 0
+    evaluated = run_cli("evaluate", str(out))
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert f"Test accuracy {reported:.4f}" in evaluated.stdout
+
+
+def test_train_with_a_bad_model_name_fails_clearly():
+    result = run_cli("train", "resnet5", "--dataset", "digits")
+    assert result.returncode == 2 and "Did you mean" in result.stderr and "Traceback" not in result.stderr
