@@ -61,7 +61,6 @@ def trainable_gradients(model, x):
     if backend == "torch":
         import torch
 
-        model.zero_grad() if hasattr(model, "zero_grad") else None
         loss = loss_of(model(torch.as_tensor(x), training=False))
         loss.backward()
         return [None if v.value.grad is None else v.value.grad.cpu().numpy() for v in model.trainable_variables]

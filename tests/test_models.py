@@ -9,7 +9,6 @@ import pytest
 import keras_cnns
 from tests.model_checks import (
     assert_same_outputs,
-    copy_weights_by_name,
     outputs_as_list,
     random_images,
     small_config,
