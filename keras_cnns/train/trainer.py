@@ -436,6 +436,8 @@ def finish_run(layout, config, bundle, checkpoint, model, strategy):
         num_train=bundle.num_train,
         num_val=bundle.num_val,
         image_shape=list(bundle.image_shape),
+        # What a deployed model needs to prepare its inputs: `normalize(pixels, normalization)`.
+        normalization=bundle.normalization,
         num_params=int(model.count_params()),
         dtype_policy=model.dtype_policy.name,
         jit_compile=bool(model.jit_compile),

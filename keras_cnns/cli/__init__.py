@@ -1,0 +1,49 @@
+"""The `keras-cnns` command line (also `python -m keras_cnns`).
+
+One module per area, each with a `register(commands)` function that adds its
+sub-commands to the parser:
+
+* `zoo`: `models`, `summary`, `tour`.
+* `training`: `train`, `evaluate`.
+
+A command's function takes the parsed arguments and returns the exit status.
+Errors a user can fix (`ValueError`, `RuntimeError`, `FileNotFoundError`)
+are printed as one line, without a traceback, with exit status 2.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Modules of this package that add sub-commands, in the order of `--help`.
+COMMAND_MODULES = ("zoo", "training")
+
+
+def build_parser():
+    """The argument parser of `keras-cnns`; every command has --help with an example."""
+    parser = argparse.ArgumentParser(
+        prog="keras-cnns",
+        description="Classic convolutional networks for Keras 3: build, inspect, train, tune, export.",
+        epilog="Example: keras-cnns models 'resnet*'",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{module_name}").register(commands)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the `keras-cnns` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, RuntimeError, FileNotFoundError) as error:
+        print(f"keras-cnns {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Commands about training: `train`, `evaluate`."""
+
+
+def _command_train(args):
+    import json
+
+    from keras_cnns.train import default_config, train
+
+    overrides = {
+        key: value
+        for key, value in {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "optimizer": args.optimizer,
+            "learning_rate": args.lr,
+            "weight_decay": args.weight_decay,
+            "schedule": args.schedule,
+            "label_smoothing": args.label_smoothing,
+            "seed": args.seed,
+            "limit": args.limit,
+            "data_dir": args.data_dir,
+            "out_dir": args.out,
+        }.items()
+        if value is not None
+    }
+    if args.no_augment:
+        overrides["augment"] = None
+    if args.model_kwargs:
+        overrides["model_kwargs"] = json.loads(args.model_kwargs)
+    config = default_config(args.model, args.dataset, **overrides)
+    result = train(config, overwrite=args.overwrite)
+    metrics = result.metrics
+    print(f"\nTest accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f}) after "
+          f"{metrics['epochs_run']} epochs; run directory: {result.out_dir}")
+    return 0
+
+
+def _command_evaluate(args):
+    from keras_cnns.train import evaluate
+
+    metrics = evaluate(args.run_dir)
+    print(f"Test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f})")
+    for name, accuracy in metrics["per_class_accuracy"].items():
+        print(f"  {name:<14} {'-' if accuracy is None else f'{accuracy:.4f}'}")
+    return 0
+
+
+def register(commands):
+    """Adds `train` and `evaluate` to the sub-command parsers."""
+    train = commands.add_parser(
+        "train", help="train a network on a dataset",
+        description="Trains a registered network with the family's default recipe and writes a run "
+                    "directory: config.json, history.csv, best.keras, metrics.json, plots, TensorBoard "
+                    "logs. Rerunning the same command after an interruption resumes the run.",
+        epilog="Example: keras-cnns train resnet20 --dataset fashion_mnist --epochs 10 --out runs/r20",
+    )
+    train.add_argument("model", help="a registered name (see `keras-cnns models`)")
+    train.add_argument("--dataset", default="fashion_mnist",
+                       help="fashion_mnist, digits, mnist, cifar10, ... or an image-folder path")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    train.add_argument("--lr", type=float, help="peak learning rate")
+    train.add_argument("--weight-decay", type=float)
+    train.add_argument("--schedule", choices=["cosine", "onecycle", "step", "constant"])
+    train.add_argument("--label-smoothing", type=float)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--limit", type=int, help="use only this many training images")
+    train.add_argument("--data-dir", help="where the dataset's files are")
+    train.add_argument("--no-augment", action="store_true", help="turn data augmentation off")
+    train.add_argument("--model-kwargs", help='builder knobs as JSON, e.g. \'{"width_multiplier": 2}\'')
+    train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET)")
+    train.add_argument("--overwrite", action="store_true", help="start over in an existing run directory")
+    train.set_defaults(run=_command_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a run's best model on its test set",
+        description="Reloads RUN_DIR/best.keras and its dataset and prints the test accuracy per class.",
+        epilog="Example: keras-cnns evaluate runs/r20",
+    )
+    evaluate.add_argument("run_dir", help="a run directory written by `keras-cnns train`")
+    evaluate.set_defaults(run=_command_evaluate)
