@@ -149,3 +149,18 @@ def test_googlenet_auxiliary_classifiers():
         keras_cnns.get_model("googlenet", include_aux=True, input_shape=(64, 64, 3))
     without = keras_cnns.get_model("googlenet", include_aux=True, include_top=False, input_shape=(32, 32, 3))
     assert len(without.outputs) == 1
+
+
+def test_vgg_hidden_units_sets_the_classifier_widths():
+    from keras_cnns.models import build_vgg
+
+    small = build_vgg([(8,), (16,)], batch_norm=True, hidden_units=(32,), input_shape=(28, 28, 1),
+                      classes=10)
+    dense = [layer for layer in small.layers if isinstance(layer, keras.layers.Dense)]
+    assert [(layer.name, layer.units) for layer in dense] == [("fc1", 32), ("predictions", 10)]
+    bare = build_vgg([(8,), (16,)], hidden_units=(), input_shape=(28, 28, 1), classes=10)
+    assert [layer.name for layer in bare.layers if isinstance(layer, keras.layers.Dense)] == ["predictions"]
+    # The default stays the paper's pair of 4096-wide layers.
+    assert keras_cnns.get_model("vgg11").get_layer("fc2").units == 4096
+    with pytest.raises(ValueError, match="hidden_units must be a sequence of positive ints"):
+        build_vgg([(8,)], hidden_units=256, input_shape=(28, 28, 1), classes=10)

@@ -20,6 +20,7 @@ CONFIGURATIONS = {
     "D": ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
     "E": ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512)),
 }
+PAPER_HIDDEN_UNITS = 4096  # fc1 and fc2 of the paper.
 PAPER = "Simonyan & Zisserman 2014, Very Deep Convolutional Networks for Large-Scale Image Recognition"
 
 
@@ -40,6 +41,7 @@ def build_vgg(
     spatial_dropout_rate=0.0,
     downsampling="max_pool",
     head="dense",
+    hidden_units=None,
     variant=None,
 ):
     """Builds a VGG network from a configuration of the paper's table.
@@ -66,15 +68,33 @@ def build_vgg(
         spatial_dropout_rate: Spatial dropout after each block's downsampling.
         downsampling: `"max_pool"` (the paper), `"avg_pool"` or `"strided_conv"`.
         head: `"dense"` (the paper) or `"conv"` (fully convolutional).
+        hidden_units: Widths of the hidden classifier layers (``fc1``,
+            ``fc2``, ...). Default None: the paper's two layers of 4096,
+            scaled by `width_multiplier`. An empty sequence leaves only
+            ``predictions``; small images need far less than 4096 (e.g.
+            `(256,)` at 28x28).
         variant: Registered name, for messages and ImageNet weights.
 
     Returns:
         A `keras.Model`.
+
+    Raises:
+        ValueError: On an unknown configuration or downsampling, a bad
+            `hidden_units`, or the arguments every builder checks.
+
+    Example:
+
+    ```python
+    small = build_vgg([(32, 32), (64, 64), (128,)], batch_norm=True,
+                      hidden_units=(256,), input_shape=(28, 28, 1), classes=10)
+    ```
     """
     variant = variant or "vgg"
     blocks = CONFIGURATIONS[configuration] if isinstance(configuration, str) else configuration
     check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
-    paper_form = not batch_norm and width_multiplier == 1 and downsampling == "max_pool"
+    hidden_units = _check_hidden_units(hidden_units, width_multiplier)
+    paper_form = (not batch_norm and width_multiplier == 1 and downsampling == "max_pool"
+                  and hidden_units == (4096, 4096))
     common.check_common_arguments(
         variant, weights=weights, include_top=include_top, classes=classes,
         classifier_activation=classifier_activation, pooling=pooling, head=head,
@@ -94,13 +114,27 @@ def build_vgg(
             )
         x = downsample(x, downsampling, batch_norm=batch_norm, name=f"block{b}_pool")
         x = spatial_dropout(x, spatial_dropout_rate, name=f"block{b}_dropout")
-    fc = common.scaled(4096, width_multiplier)
     x = common.classifier(
         x, include_top=include_top, head=head, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, hidden_units=(fc, fc), dropout_rate=dropout,
+        classifier_activation=classifier_activation, hidden_units=hidden_units, dropout_rate=dropout,
     )
     return common.finish_model(inputs, x, name=name or variant, weights=weights, model_name=variant,
                                include_top=include_top)
+
+
+def _check_hidden_units(hidden_units, width_multiplier):
+    """The hidden classifier widths: the paper's by default, else as given."""
+    if hidden_units is None:
+        fc = common.scaled(PAPER_HIDDEN_UNITS, width_multiplier)
+        return (fc, fc)
+    units = tuple(hidden_units) if isinstance(hidden_units, (list, tuple)) else None
+    if units is None or not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
+        raise ValueError(
+            "hidden_units must be a sequence of positive ints (the widths of fc1, fc2, ...); "
+            f"received hidden_units={hidden_units!r}. Pass for example (256,), () for no hidden "
+            "layer, or None for the paper's (4096, 4096)."
+        )
+    return units
 
 
 _SPEC = dict(family="vgg", paper=PAPER, year=2014, default_input_shape=(224, 224, 3), min_input_size=32,
