@@ -164,3 +164,23 @@ def test_vgg_hidden_units_sets_the_classifier_widths():
     assert keras_cnns.get_model("vgg11").get_layer("fc2").units == 4096
     with pytest.raises(ValueError, match="hidden_units must be a sequence of positive ints"):
         build_vgg([(8,)], hidden_units=256, input_shape=(28, 28, 1), classes=10)
+
+
+def test_googlenet_cifar_stem_and_the_minimum_size_of_a_module_table():
+    from keras_cnns.models import build_googlenet
+
+    table = (("3a", (8, 8, 16, 4, 8, 8)), "pool", ("4a", (16, 16, 32, 4, 8, 8)))
+    model = build_googlenet(modules=table, stem="cifar", stem_filters=16, batch_norm=True,
+                            input_shape=(28, 28, 1), classes=10)
+    assert model.get_layer("conv1_conv").filters == 16 and model.get_layer("conv1_conv").kernel_size == (3, 3)
+    # Full resolution into the first module, one reduction ("pool3") after it.
+    assert model.get_layer("inception3a_concat").output.shape[1:3] == (28, 28)
+    assert model.get_layer("inception4a_concat").output.shape[1:3] == (14, 14)
+    assert model.output_shape == (None, 10)
+    # The minimum size follows the table: one reduction needs 2x2.
+    with pytest.raises(ValueError, match="at least 2x2"):
+        build_googlenet(modules=table, stem="cifar", input_shape=(1, 1, 1), classes=10)
+    with pytest.raises(ValueError, match="stem_filters sets the width of the 'cifar' stem"):
+        build_googlenet(stem_filters=32, input_shape=(32, 32, 3), classes=10)
+    # The ImageNet stem and the paper's table keep GoogLeNet's size and minimum.
+    assert keras_cnns.get_model("googlenet").count_params() == keras_cnns.model_info("googlenet").num_params

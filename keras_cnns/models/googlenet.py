@@ -33,16 +33,28 @@ INCEPTION_V1 = (
     ("5b", (384, 192, 384, 48, 128, 128)),
 )
 AUX_AFTER = ("4a", "4d")  # The paper's auxiliary classifiers sit on these outputs.
+STEMS = ("imagenet", "cifar")
+IMAGENET_STEM_STRIDE = 8  # conv1 /2, pool1 /2, pool2 /2.
+CIFAR_STEM_FILTERS = 192  # The channels GoogLeNet's stem hands to inception3a.
 
 
-def _min_input_size(include_aux):
-    """Five stride-2 stages (total stride 32); the auxiliary heads' 5x5/3
-    valid pooling needs at least 5x5 after the stride-16 stages."""
-    if not include_aux:
-        return 32
-    return common.smallest_input_size(
-        lambda size: common.conv_output_size(math.ceil(size / 16), 5, 3, "valid")
-    )
+def _min_input_size(modules, stem, include_aux):
+    """The stem's stride (8 for the ImageNet stem, 1 for the CIFAR stem)
+    times 2 per "pool" of the module table: 32 for GoogLeNet. The auxiliary
+    heads' 5x5/3 valid pooling needs at least 5x5 where they sit (stride 16
+    in GoogLeNet, so 65x65)."""
+    stride = IMAGENET_STEM_STRIDE if stem == "imagenet" else 1
+    aux_stride = None
+    for entry in modules:
+        if entry == "pool":
+            stride *= 2
+        elif include_aux and aux_stride is None and entry[0] in AUX_AFTER:
+            aux_stride = stride
+    if aux_stride is None:
+        return stride
+    return max(stride, common.smallest_input_size(
+        lambda size: common.conv_output_size(math.ceil(size / aux_stride), 5, 3, "valid")
+    ))
 
 
 def _aux_classifier(x, classes, classifier_activation, batch_norm, name):
@@ -73,6 +85,8 @@ def build_googlenet(
     downsampling="max_pool",
     include_aux=False,
     head="dense",
+    stem="imagenet",
+    stem_filters=None,
     variant=None,
 ):
     """Builds GoogLeNet (or another stack of inception modules).
@@ -82,7 +96,8 @@ def build_googlenet(
         weights: None or the path of a weights file.
         input_tensor: Optional tensor to use as the input.
         input_shape: ``(height, width, channels)``; default ``(224, 224, 3)``.
-            At least 32x32 (65x65 with the auxiliary classifiers).
+            At least 32x32 (65x65 with the auxiliary classifiers); in
+            general the stem's stride times 2 per "pool" of `modules`.
         pooling: With `include_top=False`: None, `"avg"` or `"max"`. With the
             conv head: None keeps a map of class scores.
         classes: Number of classes.
@@ -98,13 +113,42 @@ def build_googlenet(
             the model then outputs ``[predictions, aux1, aux2]``. Train with
             loss weights 1, 0.3, 0.3 as the paper does.
         head: `"dense"` or `"conv"` (fully convolutional).
+        stem: `"imagenet"` (the paper: 7x7/2 convolution, pooling, 1x1 and
+            3x3 convolutions, pooling; total stride 8) or `"cifar"` (one 3x3
+            convolution at full resolution, as CIFAR versions of GoogLeNet
+            use, for small images).
+        stem_filters: Channels of the `"cifar"` stem's convolution (scaled
+            by `width_multiplier`); default 192, what the ImageNet stem hands
+            to the first module. Not used by the `"imagenet"` stem.
         variant: Registered name, for messages.
 
     Returns:
         A `keras.Model`.
+
+    Raises:
+        ValueError: On an unknown stem or downsampling, a `stem_filters`
+            with the ImageNet stem, an input below the minimum size, or the
+            arguments every builder checks.
+
+    Example:
+
+    ```python
+    # Two inception modules and one reduction on 28x28 images.
+    small = build_googlenet(
+        modules=(("3a", (16, 16, 32, 4, 8, 8)), "pool", ("4a", (32, 32, 64, 8, 16, 16))),
+        stem="cifar", stem_filters=32, batch_norm=True, input_shape=(28, 28, 1), classes=10,
+    )
+    ```
     """
     variant = variant or "googlenet"
     check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
+    check_choice("stem", stem, STEMS)
+    if stem_filters is not None and stem != "cifar":
+        raise ValueError(
+            f"stem_filters sets the width of the 'cifar' stem; received stem_filters={stem_filters!r} "
+            f"with stem={stem!r}, whose widths are the paper's. Pass stem='cifar' or leave "
+            "stem_filters out."
+        )
     common.check_common_arguments(
         variant, weights=weights, include_top=include_top, classes=classes,
         classifier_activation=classifier_activation, pooling=pooling, head=head,
@@ -112,7 +156,8 @@ def build_googlenet(
     include_aux = include_aux and include_top
     input_shape = common.resolve_input_shape(
         variant, input_shape=input_shape, input_tensor=input_tensor, default_shape=(224, 224, 3),
-        min_size=_min_input_size(include_aux), include_top=include_top, head=head, weights=weights,
+        min_size=_min_input_size(modules, stem, include_aux), include_top=include_top, head=head,
+        weights=weights,
     )
     w = lambda filters: common.scaled(filters, width_multiplier)  # noqa: E731
     reduce = lambda t, label: downsample(  # noqa: E731
@@ -120,11 +165,14 @@ def build_googlenet(
     )
     x, inputs = common.model_inputs(input_shape, input_tensor)
 
-    x = conv_bn_act(x, w(64), 7, strides=2, batch_norm=batch_norm, name="conv1")
-    x = reduce(x, "pool1")
-    x = conv_bn_act(x, w(64), 1, batch_norm=batch_norm, name="conv2_reduce")
-    x = conv_bn_act(x, w(192), 3, batch_norm=batch_norm, name="conv2")
-    x = reduce(x, "pool2")
+    if stem == "imagenet":
+        x = conv_bn_act(x, w(64), 7, strides=2, batch_norm=batch_norm, name="conv1")
+        x = reduce(x, "pool1")
+        x = conv_bn_act(x, w(64), 1, batch_norm=batch_norm, name="conv2_reduce")
+        x = conv_bn_act(x, w(192), 3, batch_norm=batch_norm, name="conv2")
+        x = reduce(x, "pool2")
+    else:
+        x = conv_bn_act(x, w(stem_filters or CIFAR_STEM_FILTERS), 3, batch_norm=batch_norm, name="conv1")
 
     aux_outputs = []
     pools = 2
