@@ -28,11 +28,30 @@ def _command_train(args):
     if args.model_kwargs:
         overrides["model_kwargs"] = json.loads(args.model_kwargs)
     config = default_config(args.model, args.dataset, **overrides)
-    result = train(config, overwrite=args.overwrite)
+    result = train(config, overwrite=args.overwrite, cluster=_cluster(args))
     metrics = result.metrics
+    if metrics is None:  # A process other than the chief: the chief evaluates.
+        return 0
     print(f"\nTest accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f}) after "
           f"{metrics['epochs_run']} epochs; run directory: {result.out_dir}")
     return 0
+
+
+def _cluster(args):
+    """The `ProcessCluster` of --coordinator/--num-processes/--process-id, else of the
+    environment (Keras' KERAS_DISTRIBUTION_* variables), else None."""
+    from keras_cnns.train import ProcessCluster
+
+    options = (args.coordinator, args.num_processes, args.process_id)
+    if all(option is None for option in options):
+        return ProcessCluster.from_env()
+    if any(option is None for option in options):
+        raise ValueError(
+            "Multi-process training needs --coordinator, --num-processes and --process-id together; "
+            f"received --coordinator={args.coordinator} --num-processes={args.num_processes} "
+            f"--process-id={args.process_id}."
+        )
+    return ProcessCluster(args.coordinator, args.num_processes, args.process_id)
 
 
 def _command_evaluate(args):
@@ -71,6 +90,16 @@ def register(commands):
     train.add_argument("--model-kwargs", help='builder knobs as JSON, e.g. \'{"width_multiplier": 2}\'')
     train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET)")
     train.add_argument("--overwrite", action="store_true", help="start over in an existing run directory")
+    cluster = train.add_argument_group(
+        "one run on several processes or machines (JAX)",
+        "Start every process with KERAS_BACKEND=jax and the same arguments but its own "
+        "--process-id (or set Keras' KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+        "KERAS_DISTRIBUTION_NUM_PROCESSES and KERAS_DISTRIBUTION_PROCESS_ID instead).")
+    cluster.add_argument("--coordinator", metavar="HOST:PORT",
+                         help="address of process 0, reachable by every process")
+    cluster.add_argument("--num-processes", type=int, help="number of processes in the job")
+    cluster.add_argument("--process-id", type=int,
+                         help="this process's id, 0 to N-1; process 0 writes the run directory")
     train.set_defaults(run=_command_train)
 
     evaluate = commands.add_parser(

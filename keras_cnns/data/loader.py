@@ -82,6 +82,7 @@ def load_dataset(
     shuffle_buffer=10000,
     limit=None,
     skip_bad_files=False,
+    drop_remainder=False,
 ):
     """Loads a dataset into train / validation / test `tf.data` pipelines.
 
@@ -128,6 +129,9 @@ def load_dataset(
             The test split is never limited.
         skip_bad_files: For image folders: leave out corrupt and non-image
             files with a warning instead of raising.
+        drop_remainder: Drop the last, smaller batch of the training and
+            validation pipelines (never of the test pipeline), so that every
+            batch has the same static size, as multi-process training needs.
 
     Returns:
         A `DatasetBundle`.
@@ -161,7 +165,7 @@ def load_dataset(
     recipe = resolve_recipe(augment, source.name)
     augmentation = build_augmentation(recipe, image_shape, seed=seed)
 
-    def pipeline(split, training=False):
+    def pipeline(split, training=False, drop_remainder=False):
         if split is None:
             return None
         return make_pipeline(
@@ -171,11 +175,12 @@ def load_dataset(
             augmentation=augmentation if training else None,
             shuffle_buffer=shuffle_buffer if training else None,
             seed=seed,
+            drop_remainder=drop_remainder,
         )
 
     return DatasetBundle(
-        train=pipeline(train, training=True),
-        val=pipeline(val),
+        train=pipeline(train, training=True, drop_remainder=drop_remainder),
+        val=pipeline(val, drop_remainder=drop_remainder),
         test=pipeline(test),
         class_names=list(source.class_names),
         image_shape=image_shape,

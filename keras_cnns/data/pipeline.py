@@ -24,6 +24,7 @@ def make_pipeline(
     augmentation=None,
     shuffle_buffer=None,
     seed=None,
+    drop_remainder=False,
 ):
     """Builds a batched, prefetched dataset of normalized images.
 
@@ -37,6 +38,9 @@ def make_pipeline(
         shuffle_buffer: If set, shuffle with a buffer of
             `min(shuffle_buffer, N)` examples, reshuffled every epoch.
         seed: Shuffle seed; the same seed gives the same order of epochs.
+        drop_remainder: Drop the last, smaller batch. Multi-process training
+            needs it: Keras shards a dataset across processes only when every
+            batch has the same, static size.
 
     Returns:
         A `tf.data.Dataset` of `(float32 (B, H, W, C), int32 (B,))`.
@@ -48,7 +52,7 @@ def make_pipeline(
             seed=seed,
             reshuffle_each_iteration=True,
         )
-    dataset = dataset.batch(batch_size)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
 
     def preprocess(image_batch, label_batch):
         pixels = tf.cast(image_batch, tf.float32)

@@ -16,6 +16,7 @@ Modules:
 * `atomic`: atomic file writes.
 * `run_dir`: the run directory's layout and history file.
 * `callbacks`: timing, divergence guard, checkpoints and backups.
+* `distributed`: `ProcessCluster`, one run shared by several processes (JAX).
 * `metrics` and `plots`: test metrics and figures.
 * `trainer`: `train`, `evaluate`, `RunResult`.
 
@@ -33,6 +34,7 @@ from keras_cnns.train.config import (
     TrainConfig,
     default_config,
 )
+from keras_cnns.train.distributed import ProcessCluster
 from keras_cnns.train.errors import RunConfigMismatchError, TrainingDiverged
 from keras_cnns.train.metrics import classification_metrics
 from keras_cnns.train.optimization import (
@@ -64,6 +66,7 @@ __all__ = [
     "DivergenceGuard",
     "EpochStats",
     "OneCycle",
+    "ProcessCluster",
     "RunCheckpoint",
     "RunConfigMismatchError",
     "RunLayout",

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from keras_cnns.train import atomic
+from keras_cnns.train.distributed import process_local
 from keras_cnns.train.errors import TrainingDiverged
 from keras_cnns.train.run_dir import write_history
 
@@ -136,6 +137,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             )
         value = float(logs[self.monitor])
         improved = self.best_value is None or value > self.best_value
+        # In a multi-process run only the chief saves, while the others go on.
+        with process_local():
+            self._commit(epoch, logs, value, improved)
+
+    def _commit(self, epoch, logs, value, improved):
         if improved:
             atomic.save_model(self.model, self.layout.pending_best(epoch))
         weights_path = self.layout.backup_weights(epoch + 1)

@@ -23,7 +23,7 @@ import keras
 
 from keras_cnns.data import check_finite, load_dataset
 from keras_cnns.registry import get_model, model_info
-from keras_cnns.train import atomic
+from keras_cnns.train import atomic, distributed
 from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint
 from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig
 from keras_cnns.train.errors import RunConfigMismatchError
@@ -78,8 +78,8 @@ class RunResult:
         return load_best_model(self.model_path)
 
 
-def train(config, *, strategy=None, verbose=1, overwrite=False, bundle=None, callbacks=(),
-          check_data=True):
+def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bundle=None,
+          callbacks=(), check_data=True):
     """Trains a model as `config` says, writing a resumable run directory.
 
     Rerunning `train` with the same config after the process was killed
@@ -92,8 +92,17 @@ def train(config, *, strategy=None, verbose=1, overwrite=False, bundle=None, cal
 
     Args:
         config: A `TrainConfig`.
-        strategy: Optional `tf.distribute.Strategy`; the model is built and
+        strategy: Optional `tf.distribute.Strategy`, e.g. `MirroredStrategy`
+            for several devices of one machine; the model is built and
             compiled under its scope (TensorFlow backend).
+        cluster: Optional `ProcessCluster` (`keras_cnns.train.distributed`)
+            for one run shared by several processes or machines, with
+            `keras.distribution.DataParallel` (JAX backend). Every process
+            calls `train` with the same config and its own `process_id`;
+            process 0 writes the run directory and evaluates the result, so
+            `out_dir` must be readable by every process. Training and
+            validation batches drop their last partial batch, and a `bundle`
+            passed in must do the same (`load_dataset(drop_remainder=True)`).
         verbose: 0 silent, 1 progress bar and log lines, 2 one line per epoch.
         overwrite: Delete the run's files in `config.out_dir` first and train
             from scratch.
@@ -105,7 +114,8 @@ def train(config, *, strategy=None, verbose=1, overwrite=False, bundle=None, cal
             pass over the data).
 
     Returns:
-        A `RunResult`.
+        A `RunResult`; on processes other than the chief its `metrics` are
+        None (only the chief evaluates).
 
     Raises:
         RunConfigMismatchError: If `config.out_dir` holds a run with another
@@ -127,8 +137,16 @@ def train(config, *, strategy=None, verbose=1, overwrite=False, bundle=None, cal
             f"config must be a TrainConfig; received {type(config).__name__}. Build one "
             "with TrainConfig(...) or default_config(model, dataset)."
         )
+    if strategy is not None and cluster is not None:
+        raise ValueError(
+            "Pass either strategy= (several devices of one machine, TensorFlow) or cluster= "
+            "(several processes, JAX), not both."
+        )
+    if cluster is not None:
+        distributed.connect(cluster)
+    chief = cluster is None or cluster.is_chief
     layout = RunLayout(config.out_dir)
-    if overwrite:
+    if overwrite and chief:
         layout.clear()
     check_saved_config(layout, config)
     finished = finished_run(layout, config)
@@ -138,53 +156,61 @@ def train(config, *, strategy=None, verbose=1, overwrite=False, bundle=None, cal
              "again.", verbose)
         return finished
 
-    state = atomic.read_json(layout.state)
+    # Other processes ignore what overwrite=True makes the chief delete.
+    state = None if overwrite else atomic.read_json(layout.state)
     start_epoch = state["epochs_completed"] if state else 0
     # Same seed for a fresh run; a resumed run draws new data orders instead
     # of replaying those of epoch 0.
     keras.utils.set_random_seed(config.seed + start_epoch)
     if bundle is None:
-        bundle = load_bundle(config, verbose=verbose)
+        bundle = load_bundle(config, verbose=verbose, drop_remainder=cluster is not None)
     if check_data:
         check_bundle_finite(bundle)
 
-    atomic.write_json(layout.config, config.to_dict())
-    layout.remove_temporary_files()
-    layout.finish_pending_best(state)
-    steps_per_epoch = math.ceil(bundle.num_train / config.batch_size)
-    model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy)
-    if state:
-        restore_backup(model, layout, state, strategy=strategy)
-        _say(f"Resuming {layout.root} after epoch {start_epoch} of {config.epochs} "
-             f"(best {state['monitor']} {state['best_value']:.4f} at epoch "
-             f"{state['best_epoch'] + 1}).", verbose)
-    history_rows = state["history"] if state else []
-    write_history(layout.history, history_rows)  # Drops rows of uncommitted epochs.
-
-    checkpoint = RunCheckpoint(
-        layout,
-        monitor="val_accuracy" if bundle.val is not None else "accuracy",
-        history_rows=history_rows,
-        best_value=state["best_value"] if state else None,
-        best_epoch=state["best_epoch"] if state else None,
-    )
-    if start_epoch < config.epochs:
-        model.fit(
-            bundle.train,
-            validation_data=bundle.val,
-            epochs=config.epochs,
-            initial_epoch=start_epoch,
-            shuffle=False,  # The training pipeline shuffles itself.
-            callbacks=[
-                EpochStats(),
-                DivergenceGuard(config.epochs, run_dir=layout.root),
-                checkpoint,
-                keras.callbacks.TensorBoard(log_dir=layout.tensorboard),
-                *callbacks,
-            ],
-            verbose=verbose,
+    if chief:
+        atomic.write_json(layout.config, config.to_dict())
+        layout.remove_temporary_files()
+        layout.finish_pending_best(state)
+    # Dropped partial batches make no optimizer step.
+    batches = bundle.num_train / config.batch_size
+    steps_per_epoch = math.floor(batches) if cluster is not None else math.ceil(batches)
+    with _training_scope(cluster):
+        model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy)
+        if state:
+            restore_backup(model, layout, state, strategy=strategy)
+            _say(f"Resuming {layout.root} after epoch {start_epoch} of {config.epochs} "
+                 f"(best {state['monitor']} {state['best_value']:.4f} at epoch "
+                 f"{state['best_epoch'] + 1}).", verbose)
+        history_rows = state["history"] if state else []
+        checkpoint = RunCheckpoint(
+            layout,
+            monitor="val_accuracy" if bundle.val is not None else "accuracy",
+            history_rows=history_rows,
+            best_value=state["best_value"] if state else None,
+            best_epoch=state["best_epoch"] if state else None,
         )
-    metrics = finish_run(layout, config, bundle, checkpoint, model, strategy)
+        # Only the chief writes; every process runs the same epochs.
+        run_callbacks = [EpochStats(), DivergenceGuard(config.epochs, run_dir=layout.root)]
+        if chief:
+            write_history(layout.history, history_rows)  # Drops rows of uncommitted epochs.
+            run_callbacks += [checkpoint, keras.callbacks.TensorBoard(log_dir=layout.tensorboard)]
+        if start_epoch < config.epochs:
+            model.fit(
+                bundle.train,
+                validation_data=bundle.val,
+                epochs=config.epochs,
+                initial_epoch=start_epoch,
+                shuffle=False,  # The training pipeline shuffles itself.
+                callbacks=[*run_callbacks, *callbacks],
+                verbose=verbose,
+            )
+    if not chief:
+        _say(f"Process {cluster.process_id} of {cluster.num_processes} finished its share of "
+             f"{layout.root}; process 0 writes and evaluates the run.", verbose)
+        return RunResult(out_dir=layout.root, config=config, metrics=None, history=[],
+                         resumed_from_epoch=start_epoch if state else None)
+    metrics = finish_run(layout, config, bundle, checkpoint, model,
+                         num_replicas=_num_replicas(strategy, cluster))
     _say(f"Finished {layout.root}: test accuracy {metrics['test_accuracy']:.4f} "
          f"(best.keras, epoch {checkpoint.best_epoch + 1}).", verbose)
     return RunResult(
@@ -289,7 +315,7 @@ def finished_run(layout, config):
     )
 
 
-def load_bundle(config, *, verbose=1, image_shape=None):
+def load_bundle(config, *, verbose=1, image_shape=None, drop_remainder=False):
     """Loads the dataset of `config`, at least as large as the model needs.
 
     Args:
@@ -298,6 +324,7 @@ def load_bundle(config, *, verbose=1, image_shape=None):
         image_shape: Force this `(height, width, channels)` (e.g. a trained
             model's input); default: the dataset's own shape, resized up to
             the model's `min_input_size` if smaller.
+        drop_remainder: As for `load_dataset` (multi-process training).
 
     Returns:
         A `DatasetBundle`.
@@ -309,6 +336,7 @@ def load_bundle(config, *, verbose=1, image_shape=None):
         seed=config.seed,
         augment=config.augment,
         limit=config.limit,
+        drop_remainder=drop_remainder,
     )
     if image_shape is not None:
         return load_dataset(config.dataset, image_size=tuple(image_shape[:2]),
@@ -417,7 +445,7 @@ def restore_backup(model, layout, state, *, strategy=None):
         model.load_weights(path)
 
 
-def finish_run(layout, config, bundle, checkpoint, model, strategy):
+def finish_run(layout, config, bundle, checkpoint, model, *, num_replicas=1):
     """Evaluates `best.keras`, draws the plots and writes `metrics.json` (last)."""
     best_model = load_best_model(layout.best_model)
     metrics = classification_metrics(best_model, bundle.test, bundle.class_names,
@@ -441,7 +469,7 @@ def finish_run(layout, config, bundle, checkpoint, model, strategy):
         num_params=int(model.count_params()),
         dtype_policy=model.dtype_policy.name,
         jit_compile=bool(model.jit_compile),
-        num_replicas=getattr(strategy, "num_replicas_in_sync", 1),
+        num_replicas=num_replicas,
         device="gpu" if gpu_available() else "cpu",
         backend=keras.backend.backend(),
         keras_version=keras.__version__,
@@ -503,6 +531,16 @@ def _global_dtype_policy(policy):
 
 def _strategy_scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def _training_scope(cluster):
+    return distributed.data_parallel_scope() if cluster is not None else contextlib.nullcontext()
+
+
+def _num_replicas(strategy, cluster):
+    if cluster is not None:
+        return len(keras.distribution.list_devices())
+    return getattr(strategy, "num_replicas_in_sync", 1)
 
 
 def _json_normalized(data):
