@@ -283,13 +283,40 @@ def is_folder_argument(name):
     return has_separator and os.path.isdir(name)
 
 
-def _read_resized(path, image_size, channels):
-    height, width = image_size
+def read_image(path, channels, image_size=None):
+    """Decodes one image file as the folder loader does, into a uint8 array.
+
+    The file is fully decoded, turned upright by its EXIF orientation,
+    converted to grayscale or RGB (alpha dropped) and, if `image_size` is
+    given, resized with bilinear filtering (aspect ratio not kept).
+
+    Args:
+        path: Image file path.
+        channels: 1 (grayscale) or 3 (RGB).
+        image_size: Optional target `(height, width)`.
+
+    Returns:
+        uint8 array `(height, width, channels)`.
+
+    Raises:
+        FileNotFoundError: If there is no file at `path`.
+        PIL.UnidentifiedImageError: If Pillow does not recognise the file.
+        OSError: If the file is a broken image.
+    """
     with _open_decoded(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB")
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BILINEAR)
-        return np.asarray(image).reshape(height, width, channels)
+        return image_to_array(image, channels, image_size)
+
+
+def image_to_array(image, channels, image_size=None):
+    """A PIL image as a uint8 `(height, width, channels)` array (see `read_image`)."""
+    image = image.convert("L" if channels == 1 else "RGB")
+    if image_size is not None and image.size != (image_size[1], image_size[0]):
+        image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(image).reshape(image.height, image.width, channels)
+
+
+def _read_resized(path, image_size, channels):
+    return read_image(path, channels, image_size)
 
 
 def _detect_layout(root):

@@ -1,0 +1,84 @@
+"""Commands about export and inference: `export`, `predict`."""
+
+import shlex
+import sys
+
+
+def _command_export(args):
+    from keras_cnns.export import export_model
+
+    formats = [part.strip() for part in args.formats.split(",") if part.strip()]
+    report = export_model(
+        args.model,
+        args.out,
+        formats=formats,
+        allow_flex_ops=args.allow_flex_ops,
+        verify=not args.no_verify,
+        calibration_size=args.calibration_size,
+        fold_normalization=args.fold_normalization,
+        min_quantized_agreement=None if args.min_quantized_agreement < 0 else args.min_quantized_agreement,
+        num_threads=args.threads,
+        name=args.name,
+        command=shlex.join(["keras-cnns", *sys.argv[1:]]),
+        verbose=1,
+    )
+    print(f"\nExported {', '.join(report.formats)} to {report.out_dir} "
+          f"(model_card.json, export_report.json).")
+    return 0
+
+
+def _command_predict(args):
+    from keras_cnns.inference import TFLiteClassifier
+
+    classifier = TFLiteClassifier(args.model, format=args.format, num_threads=args.threads)
+    predictions = classifier.top_k(list(args.images), k=args.top_k)
+    width = max(len(path) for path in args.images)
+    for path, top in zip(args.images, predictions):
+        print(f"{path:<{width}}  " + "  ".join(f"{label} {probability:.3f}" for label, probability in top))
+    return 0
+
+
+def register(commands):
+    """Adds `export` and `predict` to the sub-command parsers."""
+    export = commands.add_parser(
+        "export", help="export a trained model to SavedModel and TFLite, verified",
+        description="Exports a run directory (or a .keras file) as a SavedModel and TFLite files, runs each "
+                    "on the run's held-out test images and compares it with the Keras model (float formats "
+                    "within 1e-4, quantized ones by top-1 agreement and accuracy), then writes "
+                    "model_card.json (SHA-256 of every file) and export_report.json. A file that fails "
+                    "verification is an error and nothing is written. int8 is calibrated on the run's "
+                    "training images.",
+        epilog="Example: keras-cnns export runs/resnet20-fashion_mnist --out saved_models/resnet20_fashion_mnist",
+    )
+    export.add_argument("model", help="a run directory written by `keras-cnns train`, or a .keras file in one")
+    export.add_argument("--out", required=True, help="export folder (new, empty, or an earlier export)")
+    export.add_argument("--formats", default="saved_model,float32,int8",
+                        help="comma-separated: saved_model, float32, float16, dynamic, int8 "
+                             "(default: saved_model,float32,int8)")
+    export.add_argument("--calibration-size", type=int, default=300,
+                        help="int8 calibration images from the training split (default 300)")
+    export.add_argument("--fold-normalization", action="store_true",
+                        help="put the input normalization into the graphs (inputs become raw 0..255 pixels)")
+    export.add_argument("--allow-flex-ops", action="store_true",
+                        help="allow TensorFlow (flex) ops the LiteRT built-ins lack")
+    export.add_argument("--no-verify", action="store_true", help="skip running and comparing the files")
+    export.add_argument("--min-quantized-agreement", type=float, default=0.9,
+                        help="least top-1 agreement with Keras for int8/dynamic (default 0.9; -1: report only)")
+    export.add_argument("--threads", type=int, help="LiteRT interpreter threads (default 1)")
+    export.add_argument("--name", help="model name for the card (default: the folder name)")
+    export.set_defaults(run=_command_export)
+
+    predict = commands.add_parser(
+        "predict", help="classify image files with an exported TFLite model",
+        description="Classifies image files (PNG, JPEG, ...; any size, gray or colour) with a .tflite file or "
+                    "an export folder (e.g. saved_models/NAME), using the class names and preprocessing of "
+                    "its model card, and prints the top classes with their probabilities per image.",
+        epilog="Example: keras-cnns predict saved_models/lenet5_fashion_mnist shoe.jpg shirt.png --top-k 3",
+    )
+    predict.add_argument("model", help="a .tflite file or an export folder with model_card.json")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    predict.add_argument("--top-k", type=int, default=3, help="classes to print per image (default 3)")
+    predict.add_argument("--format", choices=["int8", "float32", "float16", "dynamic"],
+                         help="which file of an export folder (default: int8 if exported, else float32)")
+    predict.add_argument("--threads", type=int, help="LiteRT interpreter threads (default 1)")
+    predict.set_defaults(run=_command_predict)

@@ -1,0 +1,469 @@
+"""`export_model`: a trained model to SavedModel and TFLite files that are proven to give its answers.
+
+Steps, each below or in a sibling module:
+
+1. resolve the model and its data (`source`): a `keras.Model`, a `.keras`
+   file or a run directory (class names, normalization, calibration and test
+   images come from the run);
+2. in a hidden staging folder (`staging`): export the SavedModel
+   (`tflite.export_saved_model`) and convert it to each TFLite format
+   (`tflite.convert_to_tflite`);
+3. run every format on the held-out images and compare it with the Keras
+   model (`verify`); a float format that does not match is an error;
+4. time each format at batch 1 (`latency`);
+5. write `export_report.json` and `model_card.json` (SHA-256 of every file),
+   then move the folder into place in one rename.
+"""
+
+import dataclasses
+import datetime
+import os
+import shutil
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_cnns.export import verify as checks
+from keras_cnns.export.card import build_model_card, file_digests, folder_size, write_model_card
+from keras_cnns.export.latency import measure_latency, measure_tflite_latency
+from keras_cnns.export.source import output_activation, resolve_source
+from keras_cnns.export.staging import staged_export_folder
+from keras_cnns.export.tflite import (
+    DEFAULT_CALIBRATION_SIZE,
+    QUANTIZATIONS,
+    calibration_images,
+    convert_to_tflite,
+    export_saved_model,
+    flex_operators,
+    round_constants_to_float16,
+    tflite_operators,
+)
+from keras_cnns.inference.model_card import EXPORT_REPORT_FILE
+from keras_cnns.inference.runner import TFLiteRunner
+from keras_cnns.train import atomic
+
+SAVED_MODEL = "saved_model"
+FORMATS = (SAVED_MODEL, *QUANTIZATIONS)
+DEFAULT_FORMATS = ("saved_model", "float32", "int8")
+# Timed calls per format for the report's latency column.
+REPORT_LATENCY_RUNS = 50
+
+
+def file_name(format):
+    """The file (or folder) name of a format inside an export folder."""
+    return SAVED_MODEL if format == SAVED_MODEL else f"model_{format}.tflite"
+
+
+@dataclasses.dataclass
+class ExportReport:
+    """What `export_model` wrote and how each format did.
+
+    Attributes:
+        out_dir: The export folder.
+        results: One `FormatResult` per format, in the order exported.
+        keras: The Keras model's own figures: accuracy, latency, images.
+        verification: The rules and data the formats were checked with.
+        card: The model card written beside the files.
+    """
+
+    out_dir: str
+    results: list
+    keras: dict
+    verification: dict
+    card: dict = None
+
+    def __getitem__(self, format):
+        for result in self.results:
+            if result.format == format:
+                return result
+        raise KeyError(f"No format {format!r} in this export; it has {self.formats}.")
+
+    @property
+    def formats(self):
+        """Names of the exported formats."""
+        return [result.format for result in self.results]
+
+    @property
+    def passed(self):
+        """True when no format failed its verification."""
+        return all(result.passed is not False for result in self.results)
+
+    def path(self, format):
+        """Absolute path of a format's file (or SavedModel folder)."""
+        return os.path.join(self.out_dir, self[format].path)
+
+    def to_dict(self):
+        """The content of `export_report.json`."""
+        return {
+            "out_dir": self.out_dir,
+            "keras": self.keras,
+            "verification": self.verification,
+            "formats": [result.to_dict() for result in self.results],
+        }
+
+    def table(self):
+        """The report as a fixed-width text table, one row per format (Keras first)."""
+        header = ("format", "file", "size", "accuracy", "agreement", "max |diff|", "verified", "ms/image")
+        rows = [("keras", "-", "-", _number(self.keras.get("accuracy")), "-", "-", "reference",
+                 _number(self.keras.get("latency_ms"), 3))]
+        for result in self.results:
+            rows.append((
+                result.format, result.path, _size(result.size_bytes), _number(result.accuracy),
+                _number(result.agreement), _number(result.max_abs_diff, 2, scientific=True),
+                {True: "yes", False: "FAILED", None: "not run"}[result.passed],
+                _number(result.latency_ms, 3),
+            ))
+        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+        lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+                 for row in [header, *rows]]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.table()
+
+
+def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data=None, labels=None,
+                 normalization=None, test_data=None, allow_flex_ops=False, verify=True,
+                 calibration_size=DEFAULT_CALIBRATION_SIZE, fold_normalization=False,
+                 min_quantized_agreement=checks.DEFAULT_MIN_QUANTIZED_AGREEMENT, measure_latency=True,
+                 num_threads=None, name=None, command=None, verbose=0):
+    """Exports a Keras classifier to SavedModel and TFLite, verifies every file, writes a model card.
+
+    Args:
+        model: A `keras.Model`, a run directory written by `keras_cnns.train`,
+            or a `.keras` file (if its folder is a run directory, the run's
+            data and metadata are used).
+        out_dir: Export folder. Must be new, empty, or an earlier export
+            (which is replaced as a whole once the new one is verified).
+        formats: Any of `"saved_model"`, `"float32"`, `"float16"`,
+            `"dynamic"`, `"int8"`.
+        representative_data: int8 calibration images in the model's input
+            scale (normalized like the training inputs), an array or a
+            `tf.data.Dataset`; default for a run: its training split.
+        labels: Class names; default for a run: its `metrics.json`.
+        normalization: `{"mean": [...], "std": [...]}` of the inputs (see
+            `keras_cnns.data.preprocessing.normalize`); default for a run:
+            its `metrics.json`. None for a model that takes raw pixels.
+        test_data: Held-out verification data: `(images, labels)`, images
+            only, or a `tf.data.Dataset` of `(images, labels)` batches, in
+            the model's input scale; default for a run: its test split.
+        allow_flex_ops: Allow TensorFlow ("flex") operators in TFLite files.
+        verify: Run and compare every format (see `keras_cnns.export.verify`).
+        calibration_size: int8 calibration images (100 to 500 recommended).
+        fold_normalization: Put the input normalization into the exported
+            graphs, so that every format takes raw pixels in `[0, 255]`
+            (the card says so). Data arguments stay in the model's input
+            scale.
+        min_quantized_agreement: Least top-1 agreement with Keras a
+            `dynamic` / `int8` file must reach; None to only report it.
+        measure_latency: Time each format at batch 1 for the report.
+        num_threads: LiteRT interpreter threads for verification and timing.
+        name: Name in the card; default: the export folder's name.
+        command: The command to record in the card; default: this call.
+        verbose: 1 prints progress lines and the report table.
+
+    Returns:
+        An `ExportReport`.
+
+    Raises:
+        ValueError: For bad arguments (unknown format, missing or wrong-shape
+            data, a folder that is not an export), naming what to change.
+        UnsupportedOpsError: If the model needs flex ops and
+            `allow_flex_ops` is False.
+        ExportVerificationError: If a format does not give the Keras model's
+            answers. Nothing is written to `out_dir` then.
+
+    Example:
+
+    ```python
+    report = export_model("runs/resnet20-fashion_mnist", "exports/resnet20")
+    print(report.table())
+    classifier = TFLiteClassifier("exports/resnet20")
+    ```
+    """
+    formats = check_formats(formats)
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    source = resolve_source(
+        model, labels=labels, normalization=normalization, representative_data=representative_data,
+        test_data=test_data, calibration_size=calibration_size, need_calibration="int8" in formats,
+        need_test=verify, verbose=verbose,
+    )
+    image_shape = _image_shape(source.model)
+    if verify:
+        _check_test_images(source, image_shape)
+    if fold_normalization and source.normalization is None:
+        raise ValueError(
+            "fold_normalization=True needs the input normalization: pass normalization={'mean': "
+            "[...], 'std': [...]}, or export from a run directory."
+        )
+    calibration = None
+    if "int8" in formats:
+        calibration = calibration_images(source.calibration, image_shape, calibration_size,
+                                         normalization=source.normalization)
+    graph, to_graph_input = _graph_to_export(source, fold_normalization)
+    command = command or _call_description(source, out_dir, formats)
+    _say(f"exporting {source.description} to {out_dir} as {', '.join(formats)}", verbose)
+
+    with staged_export_folder(out_dir) as staging:
+        saved_model = export_saved_model(graph, os.path.join(staging, SAVED_MODEL))
+        contents, results = {}, []
+        for format in formats:
+            if format == SAVED_MODEL:
+                results.append(checks.FormatResult(format, SAVED_MODEL, folder_size(saved_model),
+                                                   details=_saved_model_details(image_shape)))
+                continue
+            _say(f"converting to TFLite {format}", verbose)
+            content = convert_to_tflite(
+                saved_model, format, allow_flex_ops=allow_flex_ops,
+                representative_data=None if calibration is None or format != "int8" else to_graph_input(calibration),
+            )
+            contents[format] = content
+            with open(os.path.join(staging, file_name(format)), "wb") as file:
+                file.write(content)
+            results.append(checks.FormatResult(format, file_name(format), len(content),
+                                               details=_tflite_details(content, format, calibration, num_threads)))
+        keras_summary = {"num_params": int(source.model.count_params())}
+        if verify:
+            _say(f"verifying on {len(source.test_images)} held-out images", verbose)
+            keras_outputs = checks.predict_keras(source.model, source.test_images)
+            keras_summary.update(accuracy=checks.accuracy(keras_outputs, source.test_labels),
+                                 num_images=len(keras_outputs))
+            for result in results:
+                _verify_format(result, saved_model, contents, source, keras_outputs, to_graph_input,
+                               allow_flex_ops, min_quantized_agreement, num_threads)
+            failed = [result for result in results if result.passed is False]
+            if failed:
+                raise checks.ExportVerificationError(_failure_message(failed), results)
+        if measure_latency:
+            _say("timing each format at batch 1", verbose)
+            keras_summary["latency_ms"] = _keras_latency(source.model, image_shape)
+            for result in results:
+                result.latency_ms = _format_latency(result, saved_model, contents, to_graph_input,
+                                                    image_shape, num_threads)
+        if SAVED_MODEL not in formats:
+            shutil.rmtree(saved_model)
+        verification = _verification_facts(verify, source, min_quantized_agreement, num_threads)
+        report = ExportReport(out_dir=out_dir, results=results, keras=keras_summary, verification=verification)
+        atomic.write_json(os.path.join(staging, EXPORT_REPORT_FILE),
+                          {**report.to_dict(), "command": command, "created_utc": _now()})
+        report.card = build_model_card(
+            name=name or os.path.basename(out_dir),
+            architecture=source.architecture,
+            dataset=source.dataset,
+            class_names=source.class_names or [str(i) for i in range(_num_classes(source.model))],
+            image_shape=image_shape,
+            normalization=source.normalization,
+            normalization_folded=fold_normalization,
+            output_activation=output_activation(source.model),
+            keras_summary=keras_summary,
+            results=results,
+            verification=verification,
+            command=command,
+            digests=file_digests(staging),
+        )
+        write_model_card(staging, report.card)
+    _say(f"wrote {out_dir}\n{report.table()}", verbose)
+    return report
+
+
+def check_formats(formats):
+    """Validates `formats` (a name, or a sequence of names); returns them as a tuple, in order.
+
+    Raises:
+        ValueError: For an empty list, an unknown name or a repeated one.
+    """
+    if isinstance(formats, str):
+        formats = [formats]
+    formats = list(formats)
+    unknown = [format for format in formats if format not in FORMATS]
+    if unknown or not formats or len(set(formats)) != len(formats):
+        raise ValueError(
+            f"formats must be distinct names from {list(FORMATS)}; received {formats!r}. Pass for "
+            "example ('saved_model', 'float32', 'int8')."
+        )
+    return tuple(formats)
+
+
+def fold_normalization_into(model, normalization):
+    """A model that takes raw pixels in `[0, 255]`: `Rescaling` by `1 / (255 std)` and `-mean / std`, then `model`.
+
+    The rescaling is the same affine map as `normalize`, so the new model's
+    outputs on pixels equal `model`'s on normalized inputs (up to float
+    rounding).
+    """
+    mean = np.asarray(normalization["mean"], dtype=np.float32)
+    std = np.asarray(normalization["std"], dtype=np.float32)
+    inputs = keras.Input(shape=model.input_shape[1:], name="pixels")
+    scaled = keras.layers.Rescaling(scale=(1.0 / (255.0 * std)).tolist(), offset=(-mean / std).tolist(),
+                                    name="normalization")(inputs)
+    return keras.Model(inputs, model(scaled), name=model.name)
+
+
+def _graph_to_export(source, fold):
+    if not fold:
+        return source.model, lambda images: images
+    mean = np.asarray(source.normalization["mean"], dtype=np.float32)
+    std = np.asarray(source.normalization["std"], dtype=np.float32)
+    return (fold_normalization_into(source.model, source.normalization),
+            lambda images: ((np.asarray(images, np.float32) * std + mean) * 255.0).astype(np.float32))
+
+
+def _verify_format(result, saved_model, contents, source, keras_outputs, to_graph_input, allow_flex_ops,
+                   min_agreement, num_threads):
+    images, labels = to_graph_input(source.test_images), source.test_labels
+    if result.format == SAVED_MODEL:
+        result.reference = "Keras model"
+        outputs = checks.predict_saved_model(saved_model, images)
+        checks.judge_float(result, outputs, keras_outputs, labels, keras_outputs)
+        return
+    content = contents[result.format]
+    flex = flex_operators(content)
+    if flex:
+        result.note = (f"not run: the file needs the Flex delegate for {flex}, which the LiteRT Python "
+                       "package does not include")
+        warnings.warn(f"The {result.format} file was not verified: {result.note}.", stacklevel=3)
+        return
+    outputs = TFLiteRunner(content, num_threads=num_threads).run(images)
+    if result.format == "float32":
+        result.reference = "Keras model"
+        checks.judge_float(result, outputs, keras_outputs, labels, keras_outputs)
+    elif result.format == "float16":
+        result.reference = "float32 TFLite file with its constants rounded to float16"
+        float32 = contents.get("float32") or convert_to_tflite(saved_model, "float32", allow_flex_ops=allow_flex_ops)
+        reference = TFLiteRunner(round_constants_to_float16(float32), num_threads=num_threads).run(images)
+        checks.judge_float(result, outputs, reference, labels, keras_outputs)
+    else:
+        result.reference = "Keras model"
+        checks.judge_quantized(result, outputs, labels, keras_outputs, min_agreement)
+
+
+def _format_latency(result, saved_model, contents, to_graph_input, image_shape, num_threads):
+    if result.format == SAVED_MODEL:
+        serve = tf.saved_model.load(saved_model).signatures["serving_default"]
+        image = tf.constant(to_graph_input(np.zeros((1, *image_shape), np.float32)))
+        return measure_latency(lambda: serve(image), runs=REPORT_LATENCY_RUNS)
+    if flex_operators(contents[result.format]):
+        return None
+    return measure_tflite_latency(contents[result.format], num_threads=num_threads, runs=REPORT_LATENCY_RUNS)
+
+
+def _keras_latency(model, image_shape):
+    image = np.zeros((1, *image_shape), np.float32)
+    return measure_latency(lambda: model(image, training=False), runs=REPORT_LATENCY_RUNS)
+
+
+def _tflite_details(content, format, calibration, num_threads):
+    details = {"operators": tflite_operators(content), "flex_ops": flex_operators(content)}
+    if details["flex_ops"]:
+        return details
+    runner = TFLiteRunner(content, num_threads=num_threads)
+    details["input"] = _tensor_facts(runner.input_dtype, runner.input_quantization, runner.input_shape)
+    details["output"] = _tensor_facts(runner.output_dtype, runner.output_quantization, runner.output_shape)
+    details["weights"] = {"float32": "float32", "float16": "float16 (widened to float32 at load)",
+                          "dynamic": "int8 per channel; activations quantized at run time",
+                          "int8": "int8 per output channel; activations int8"}[format]
+    if format == "int8":
+        details["calibration_images"] = len(calibration)
+    return details
+
+
+def _tensor_facts(dtype, quantization, shape):
+    facts = {"dtype": dtype.name, "shape": [None, *shape]}
+    if quantization[0]:
+        facts["quantization"] = {"scale": quantization[0], "zero_point": quantization[1],
+                                 "real_value": "(q - zero_point) * scale"}
+    return facts
+
+
+def _saved_model_details(image_shape):
+    return {"signature": "serving_default (also the `serve` endpoint)",
+            "input": {"dtype": "float32", "shape": [None, *image_shape]},
+            "loads_with": "tf.saved_model.load (no Keras needed)"}
+
+
+def _verification_facts(verify, source, min_agreement, num_threads):
+    if not verify:
+        return {"run": False}
+    return {
+        "run": True,
+        "num_images": len(source.test_images),
+        "images": ("the run's test split, prepared as in training" if source.dataset else
+                   "the test_data passed to export_model"),
+        "float_formats": checks.FLOAT_RULE + "; saved_model and float32 against the Keras model, "
+                         "float16 against the float32 TFLite file with float16-rounded constants",
+        "quantized_formats": checks.QUANTIZED_RULE.format(min_agreement=min_agreement),
+        "tolerance": {"absolute": checks.FLOAT_TOLERANCE, "relative": checks.FLOAT_TOLERANCE},
+        "interpreter": f"ai_edge_litert Interpreter (XNNPACK), {num_threads or 1} thread(s)",
+    }
+
+
+def _failure_message(failed):
+    lines = []
+    for result in failed:
+        if result.format in checks.FLOAT_FORMATS:
+            lines.append(f"{result.format}: largest output difference {result.max_abs_diff:.3g} against the "
+                         f"{result.reference} ({result.tolerance_ratio:.3g}x the allowed 1e-4 + 1e-4|y|)")
+        else:
+            lines.append(f"{result.format}: top-1 agreement with Keras {result.agreement:.4f}, below the "
+                         "required minimum")
+    return ("Export verification failed, so nothing was written: " + "; ".join(lines) + ". A float "
+            "mismatch means the converted graph computes something else than the Keras model (an "
+            "unsupported layer or a converter bug); a quantized one, usually too few or unrepresentative "
+            "calibration images (representative_data) or an untrained model (pass "
+            "min_quantized_agreement=None to only report it).")
+
+
+def _image_shape(model):
+    shape = model.input_shape
+    if isinstance(shape, list) or len(shape) != 4 or any(dim is None for dim in shape[1:]):
+        raise ValueError(
+            f"export_model exports models with one fixed-size image input (None, H, W, C); "
+            f"{model.name} takes {shape}. Build it with input_shape=(H, W, C)."
+        )
+    return tuple(int(dim) for dim in shape[1:])
+
+
+def _num_classes(model):
+    return int(model.output_shape[-1])
+
+
+def _check_test_images(source, image_shape):
+    if source.test_images is None:
+        raise ValueError(
+            "verify=True runs every exported file on held-out images, but none were given: pass "
+            "test_data=(images, labels) prepared like the training inputs, export from a run "
+            "directory (its test split is used), or pass verify=False."
+        )
+    shape = tuple(source.test_images.shape)
+    if len(shape) != 4 or shape[1:] != image_shape or shape[0] == 0:
+        raise ValueError(
+            f"The verification images (test_data) have shape {shape}, but the model takes "
+            f"(N, {', '.join(map(str, image_shape))}) with N >= 1. Pass held-out images of the model's "
+            "input size, prepared like its training inputs."
+        )
+
+
+def _call_description(source, out_dir, formats):
+    return f"keras_cnns.export.export_model({source.description!r}, {out_dir!r}, formats={formats!r})"
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _number(value, digits=4, scientific=False):
+    if value is None:
+        return "-"
+    return f"{value:.{digits}e}" if scientific else f"{value:.{digits}f}"
+
+
+def _size(size_bytes):
+    return f"{size_bytes / 1024:.1f} KiB" if size_bytes < 1024 * 1024 else f"{size_bytes / 1024 ** 2:.2f} MiB"
+
+
+def _say(message, verbose):
+    if verbose:
+        print(f"keras_cnns.export: {message}", flush=True)

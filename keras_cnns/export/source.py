@@ -1,0 +1,222 @@
+"""Where an export's model and data come from: a `keras.Model`, a `.keras` file or a run directory.
+
+From a run directory (or a `best.keras` beside its `config.json` and
+`metrics.json`), everything is taken from the run: the model, its class
+names and input normalization (`metrics.json`), and its dataset reloaded
+exactly as in training (`keras_cnns.train.trainer.load_bundle`, without
+augmentation): calibration images from the training split, verification
+images from the test split. Explicit arguments override what the run says.
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_cnns.export.tflite import take_images
+from keras_cnns.registry import model_info
+from keras_cnns.train import atomic
+from keras_cnns.train.config import TrainConfig
+from keras_cnns.train.run_dir import RunLayout
+from keras_cnns.train.trainer import load_best_model, load_bundle
+
+
+@dataclasses.dataclass
+class ExportSource:
+    """A model to export and what is known about it.
+
+    Attributes:
+        model: The Keras model.
+        description: How it was given (a path, or the model's name).
+        class_names: Class names, or None.
+        normalization: `{"mean", "std"}` of its inputs, or None (raw pixels).
+        architecture: Card facts about the network.
+        dataset: Card facts about the dataset, or None.
+        calibration: Calibration images (model input scale), or None.
+        test_images: Verification images (model input scale), or None.
+        test_labels: Their labels, or None.
+    """
+
+    model: object
+    description: str
+    class_names: list = None
+    normalization: dict = None
+    architecture: dict = None
+    dataset: dict = None
+    calibration: object = None
+    test_images: object = None
+    test_labels: object = None
+
+
+def resolve_source(model, *, labels=None, normalization=None, representative_data=None, test_data=None,
+                   calibration_size=None, need_calibration=False, need_test=False, verbose=0):
+    """Turns `export_model`'s `model` argument and data arguments into an `ExportSource`.
+
+    Args:
+        model: A `keras.Model`, a run directory, or a `.keras` file path.
+        labels, normalization, representative_data, test_data: As for
+            `export_model`; given values win over the run's.
+        calibration_size: Calibration images to take from a run's training split.
+        need_calibration: Load calibration images from the run if not given.
+        need_test: Load test images from the run if not given.
+        verbose: Print a line when a dataset is loaded.
+
+    Raises:
+        FileNotFoundError: If a path holds no model.
+        ValueError: If the model has several outputs, or the run's recorded
+            normalization differs from its reloaded dataset's.
+    """
+    run_dir = None
+    if isinstance(model, keras.Model):
+        description = model.name
+    elif isinstance(model, (str, os.PathLike)):
+        description = os.fspath(model)
+        model, run_dir = _load(description)
+    else:
+        raise ValueError(
+            f"model must be a keras.Model, a run directory or a .keras file; received "
+            f"{type(model).__name__}. Pass for example 'runs/resnet20-fashion_mnist'."
+        )
+    if len(model.outputs) != 1:
+        raise ValueError(
+            f"{model.name} has {len(model.outputs)} outputs; export_model exports single-output "
+            "classifiers. Build it without auxiliary outputs (e.g. include_aux=False)."
+        )
+    source = ExportSource(model=model, description=description, architecture=architecture_of(model))
+    config = metrics = None
+    if run_dir is not None:
+        layout = RunLayout(run_dir)
+        saved_config = atomic.read_json(layout.config)
+        config = TrainConfig.from_dict(saved_config) if saved_config else None
+        metrics = atomic.read_json(layout.metrics) or {}
+        source.class_names = metrics.get("class_names")
+        source.normalization = metrics.get("normalization")
+        if config is not None:
+            source.architecture = architecture_of(model, config)
+            source.dataset = _dataset_facts(config, metrics, run_dir)
+    if labels is not None:
+        source.class_names = list(labels)
+    if normalization is not None:
+        source.normalization = normalization
+    if representative_data is not None:
+        source.calibration = representative_data
+    if test_data is not None:
+        source.test_images, source.test_labels = take_examples(test_data)
+    wants_calibration = need_calibration and source.calibration is None
+    wants_test = need_test and source.test_images is None
+    if config is not None and (wants_calibration or wants_test):
+        _load_run_data(source, config, metrics, calibration_size, wants_calibration, wants_test, verbose)
+    return source
+
+
+def take_examples(data):
+    """`(images, labels)` as float32 / int numpy from a tuple, an array or a `tf.data.Dataset`.
+
+    Returns:
+        `(images, labels)`; labels None when `data` has none.
+    """
+    if isinstance(data, tf.data.Dataset):
+        images, labels = [], []
+        for element in data:
+            if isinstance(element, (tuple, list)):
+                images.append(np.asarray(element[0], np.float32))
+                labels.append(np.asarray(element[1]).reshape(-1))
+            else:
+                images.append(np.asarray(element, np.float32))
+        if not images:
+            raise ValueError("test_data is an empty dataset; pass held-out images to verify the export on.")
+        return np.concatenate(images), (np.concatenate(labels) if labels else None)
+    if isinstance(data, tuple) and len(data) == 2:
+        images, labels = data
+        images = take_images(images)
+        labels = None if labels is None else np.asarray(labels).reshape(-1)
+        if labels is not None and len(labels) != len(images):
+            raise ValueError(
+                f"test_data has {len(images)} images but {len(labels)} labels; pass (images, labels) "
+                "of equal length."
+            )
+        return images, labels
+    return take_images(data), None
+
+
+def architecture_of(model, config=None):
+    """Card facts about the network: registered name, family, paper, builder knobs, size."""
+    name = config.model if config is not None else model.name
+    facts = {"model": name, "keras_model_name": model.name, "num_params": int(model.count_params())}
+    try:
+        info = model_info(name)
+    except ValueError:
+        return facts
+    facts.update(family=info.family, paper=info.paper, year=info.year)
+    if config is not None:
+        facts["model_kwargs"] = dict(config.model_kwargs)
+    return facts
+
+
+def output_activation(model):
+    """Name of the activation of the model's last layer (`"softmax"` for a classifier)."""
+    activation = getattr(model.layers[-1], "activation", None)
+    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
+
+
+def _load(path):
+    if os.path.isdir(path):
+        layout = RunLayout(path)
+        if not os.path.isfile(layout.best_model):
+            raise FileNotFoundError(
+                f"{path} is a folder without best.keras. Pass a run directory written by "
+                "`keras-cnns train`, or the path of a .keras file."
+            )
+        return load_best_model(layout.best_model), path
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No model at {path}. Pass a run directory or a .keras file.")
+    if not path.endswith(".keras"):
+        raise ValueError(
+            f"{path} is not a .keras file. Pass a run directory or a model saved with model.save('x.keras')."
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    run_dir = folder if os.path.isfile(RunLayout(folder).config) else None
+    return load_best_model(path), run_dir
+
+
+def _dataset_facts(config, metrics, run_dir):
+    return {
+        "name": config.dataset,
+        "image_shape": metrics.get("image_shape"),
+        "num_train": metrics.get("num_train"),
+        "num_val": metrics.get("num_val"),
+        "num_test": metrics.get("num_test"),
+        "keras_test_accuracy_in_training_run": metrics.get("test_accuracy"),
+        "training_recipe": {key: value for key, value in config.to_dict().items()
+                            if key not in ("out_dir", "data_dir")},
+        "run_dir": os.path.abspath(run_dir),
+    }
+
+
+def _load_run_data(source, config, metrics, calibration_size, wants_calibration, wants_test, verbose):
+    if verbose:
+        print(f"keras_cnns.export: loading {config.dataset} as in training (calibration and test images)",
+              flush=True)
+    image_shape = tuple(int(dim) for dim in source.model.input_shape[1:])
+    bundle = load_bundle(dataclasses.replace(config, augment=None), image_shape=image_shape, verbose=0)
+    recorded = metrics.get("normalization")
+    if recorded is not None and not _same_normalization(recorded, bundle.normalization):
+        raise ValueError(
+            f"The run's metrics.json records input normalization {recorded}, but its dataset "
+            f"{config.dataset!r} reloads with {bundle.normalization}: the data changed since "
+            "training. Pass test_data= and representative_data= prepared as in training."
+        )
+    if source.normalization is None:
+        source.normalization = bundle.normalization
+    if source.class_names is None:
+        source.class_names = list(bundle.class_names)
+    if wants_calibration:
+        source.calibration = take_images(bundle.train, calibration_size)
+    if wants_test:
+        source.test_images, source.test_labels = take_examples(bundle.test)
+
+
+def _same_normalization(first, second, tolerance=1e-5):
+    return all(np.allclose(first[key], second[key], atol=tolerance) for key in ("mean", "std"))

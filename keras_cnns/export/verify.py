@@ -1,0 +1,163 @@
+"""Verification: does each exported file give the Keras model's answers?
+
+Every format is run on held-out real images and compared with the Keras
+model it came from:
+
+* Float formats must match elementwise: `|y - y_ref| <= 1e-4 + 1e-4 * |y_ref|`
+  for every output value (`FLOAT_TOLERANCE` absolute and relative, the rule
+  of `numpy.testing.assert_allclose`), on the model's outputs (softmax
+  probabilities for a classifier).
+
+  - `saved_model` and `float32` are compared with the Keras model itself.
+  - `float16` stores float16 weights, a relative rounding of up to 2**-11 per
+    weight, which a 1e-4 tolerance on the original model cannot absorb. It
+    is compared with the float32 TFLite file whose constants were rounded to
+    float16 (`tflite.round_constants_to_float16`): the converter folds batch
+    norm into the convolutions before it rounds, so this, and not the Keras
+    model with rounded weights (whose batch-norm parameters round
+    separately), is what a correct float16 file equals. With the float32
+    file verified against Keras, the chain says: the float16 file is the
+    Keras model with its (folded) weights at float16 precision, nothing
+    else. Its distance to the Keras model itself is reported too
+    (`max_abs_diff_to_keras`), with its accuracy and top-1 agreement.
+
+* Quantized formats (`dynamic`, `int8`) cannot match elementwise; they are
+  judged by top-1 agreement with the Keras model and by test accuracy. They
+  fail when the agreement is below `min_quantized_agreement`.
+
+A float format that fails is an `ExportVerificationError`, not a warning.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+FLOAT_TOLERANCE = 1e-4
+FLOAT_FORMATS = ("saved_model", "float32", "float16")
+QUANTIZED_FORMATS = ("dynamic", "int8")
+# Below this top-1 agreement with Keras a quantized file is not a faithful copy.
+DEFAULT_MIN_QUANTIZED_AGREEMENT = 0.9
+FLOAT_RULE = "every output within 1e-4 absolute + 1e-4 relative of the reference (numpy allclose rule)"
+QUANTIZED_RULE = "top-1 agreement with the Keras model >= {min_agreement}, and test accuracy"
+_PREDICT_BATCH = 256
+
+
+class ExportVerificationError(RuntimeError):
+    """An exported file does not give the Keras model's answers.
+
+    Attributes:
+        results: The `FormatResult`s of the export, failed ones included.
+    """
+
+    def __init__(self, message, results=()):
+        super().__init__(message)
+        self.results = list(results)
+
+
+@dataclasses.dataclass
+class FormatResult:
+    """How one exported format did.
+
+    Attributes:
+        format: `"saved_model"`, `"float32"`, `"float16"`, `"dynamic"` or `"int8"`.
+        path: File (or folder) name inside the export folder.
+        size_bytes: Size on disk (a SavedModel: all its files).
+        reference: What it was compared with.
+        rule: The pass criterion, in words.
+        passed: True or False; None when not verified.
+        max_abs_diff: Largest absolute output difference to the reference.
+        tolerance_ratio: Largest `|y - y_ref| / (atol + rtol * |y_ref|)`;
+            float formats pass when it is at most 1.
+        max_abs_diff_to_keras: For float16: the largest difference to the
+            unrounded Keras model.
+        agreement: Share of test images whose top-1 class equals Keras'.
+        accuracy: Test accuracy (None without labels).
+        latency_ms: Median milliseconds per image at batch 1.
+        num_images: Images the verification ran on.
+        details: Format facts: input/output dtypes and quantization, operators.
+        note: Why it was not verified, or other remarks.
+    """
+
+    format: str
+    path: str
+    size_bytes: int = 0
+    reference: str = None
+    rule: str = None
+    passed: object = None
+    max_abs_diff: float = None
+    tolerance_ratio: float = None
+    max_abs_diff_to_keras: float = None
+    agreement: float = None
+    accuracy: float = None
+    latency_ms: float = None
+    num_images: int = 0
+    details: dict = dataclasses.field(default_factory=dict)
+    note: str = None
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def predict_keras(model, images, batch_size=_PREDICT_BATCH):
+    """Outputs of a Keras model on float inputs, as float32 numpy."""
+    outputs = model.predict(images, batch_size=batch_size, verbose=0)
+    return np.asarray(outputs, dtype=np.float32)
+
+
+def predict_saved_model(path, images, batch_size=_PREDICT_BATCH):
+    """Outputs of a SavedModel's `serving_default` signature, loaded with plain `tf.saved_model.load`."""
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        outputs = serve(tf.constant(images[start : start + batch_size]))
+        chunks.append(np.asarray(next(iter(outputs.values()))))
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def compare_float(outputs, reference, tolerance=FLOAT_TOLERANCE):
+    """Elementwise comparison with the allclose rule.
+
+    Returns:
+        `(passed, max_abs_diff, tolerance_ratio)`.
+    """
+    difference = np.abs(outputs.astype(np.float64) - reference.astype(np.float64))
+    allowed = tolerance + tolerance * np.abs(reference.astype(np.float64))
+    ratio = float(np.max(difference / allowed)) if difference.size else 0.0
+    finite = bool(np.isfinite(outputs).all())
+    return finite and ratio <= 1.0, float(np.max(difference)) if difference.size else 0.0, ratio
+
+
+def top1_agreement(outputs, reference):
+    """Share of rows whose argmax is the same."""
+    return float(np.mean(np.argmax(outputs, axis=-1) == np.argmax(reference, axis=-1)))
+
+
+def accuracy(outputs, labels):
+    """Top-1 accuracy, or None without labels."""
+    if labels is None:
+        return None
+    return float(np.mean(np.argmax(outputs, axis=-1) == np.asarray(labels).reshape(-1)))
+
+
+def judge_float(result, outputs, reference, labels, keras_outputs, tolerance=FLOAT_TOLERANCE):
+    """Fills a float format's `FormatResult` from its outputs and the reference outputs."""
+    result.passed, result.max_abs_diff, result.tolerance_ratio = compare_float(outputs, reference, tolerance)
+    result.rule = FLOAT_RULE.replace("1e-4", f"{tolerance:g}")
+    result.agreement = top1_agreement(outputs, keras_outputs)
+    result.accuracy = accuracy(outputs, labels)
+    result.num_images = len(outputs)
+    if reference is not keras_outputs:
+        result.max_abs_diff_to_keras = float(np.max(np.abs(outputs - keras_outputs)))
+    return result
+
+
+def judge_quantized(result, outputs, labels, keras_outputs, min_agreement=DEFAULT_MIN_QUANTIZED_AGREEMENT):
+    """Fills a quantized format's `FormatResult` (agreement, accuracy, pass/fail)."""
+    result.agreement = top1_agreement(outputs, keras_outputs)
+    result.accuracy = accuracy(outputs, labels)
+    result.max_abs_diff = float(np.max(np.abs(outputs - keras_outputs)))
+    result.num_images = len(outputs)
+    result.rule = QUANTIZED_RULE.format(min_agreement=min_agreement)
+    result.passed = min_agreement is None or result.agreement >= min_agreement
+    return result
