@@ -380,3 +380,22 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     assert metrics["num_replicas"] == 2
     assert metrics["epochs_run"] == 1
     assert math.isfinite(metrics["test_loss"]) and 0 <= metrics["test_accuracy"] <= 1
+
+
+def test_a_generic_builder_trains_the_architecture_in_model_kwargs(tmp_path):
+    """`model_builder` trains a network that no registered name describes (as a
+    search finds them): the architecture lives in `model_kwargs`, so it is part
+    of the config that a resumed run is checked against."""
+    from keras_cnns.models import build_resnet
+
+    architecture = {"stackwise_num_blocks": [1, 1], "stackwise_num_filters": [8, 16],
+                    "block_type": "basic", "stem": "cifar"}
+    config = tiny_config(tmp_path / "run", model="resnet20", epochs=1, model_kwargs=architecture)
+    result = train(config, model_builder=build_resnet, verbose=0)
+    model = result.load_model()
+    assert {"conv2_block1_add", "conv3_block1_add"} <= {layer.name for layer in model.layers}
+    assert "conv4_block1_add" not in {layer.name for layer in model.layers}
+    assert result.metrics["num_params"] == model.count_params()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model_kwargs"] == architecture
+    with pytest.raises(TypeError):  # The registered ResNet-20 fixes its stages.
+        build_compiled_model(config, load_dataset("digits", limit=200), 1)

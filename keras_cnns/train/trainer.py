@@ -14,6 +14,7 @@ Steps of `train`, each a small function below:
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -79,7 +80,7 @@ class RunResult:
 
 
 def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bundle=None,
-          callbacks=(), check_data=True):
+          callbacks=(), check_data=True, model_builder=None):
     """Trains a model as `config` says, writing a resumable run directory.
 
     Rerunning `train` with the same config after the process was killed
@@ -112,6 +113,9 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
         callbacks: Extra Keras callbacks, run after the built-in ones.
         check_data: Check every split for NaN / inf before training (one
             pass over the data).
+        model_builder: Optional generic builder to call instead of the
+            registered builder of `config.model`, with `config.model_kwargs`
+            (see `build_model`); a resumed run must pass the same one.
 
     Returns:
         A `RunResult`; on processes other than the chief its `metrics` are
@@ -175,7 +179,8 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
     batches = bundle.num_train / config.batch_size
     steps_per_epoch = math.floor(batches) if cluster is not None else math.ceil(batches)
     with _training_scope(cluster):
-        model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy)
+        model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy,
+                                     model_builder=model_builder)
         if state:
             restore_backup(model, layout, state, strategy=strategy)
             _say(f"Resuming {layout.root} after epoch {start_epoch} of {config.epochs} "
@@ -405,7 +410,7 @@ def gpu_available():
     return False
 
 
-def build_compiled_model(config, bundle, steps_per_epoch, *, strategy=None):
+def build_compiled_model(config, bundle, steps_per_epoch, *, strategy=None, model_builder=None):
     """Builds and compiles the model of `config` for the data of `bundle`.
 
     Args:
@@ -413,17 +418,62 @@ def build_compiled_model(config, bundle, steps_per_epoch, *, strategy=None):
         bundle: The `DatasetBundle` (input shape, number of classes).
         steps_per_epoch: Optimizer steps per epoch, for the schedule.
         strategy: Optional `tf.distribute.Strategy` to build under.
+        model_builder: Optional builder to call instead of the registered
+            one of `config.model` (see `build_model`).
 
     Returns:
         A compiled `keras.Model` with an `accuracy` metric.
     """
+    model = build_model(config, bundle.image_shape, len(bundle.class_names), strategy=strategy,
+                        model_builder=model_builder)
+    return compile_model(model, config, steps_per_epoch, strategy=strategy)
+
+
+def build_model(config, image_shape, classes, *, strategy=None, model_builder=None):
+    """Builds the (uncompiled) network of `config`, under its dtype policy.
+
+    Args:
+        config: A `TrainConfig`.
+        image_shape: `(height, width, channels)` of the inputs.
+        classes: Number of classes.
+        strategy: Optional `tf.distribute.Strategy` to build under.
+        model_builder: Optional function called as `model_builder(input_shape=...,
+            classes=..., **config.model_kwargs)` instead of the registered
+            builder of `config.model`: a generic builder such as
+            `keras_cnns.models.build_resnet`, whose `model_kwargs` then hold
+            the whole architecture (e.g. a network found by a search).
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    ```python
+    config = TrainConfig("resnet20", model_kwargs={"stackwise_num_blocks": [2, 2],
+                         "stackwise_num_filters": [16, 32], "block_type": "basic",
+                         "stem": "cifar"})
+    model = build_model(config, (28, 28, 1), 10, model_builder=keras_cnns.models.build_resnet)
+    ```
+    """
+    if model_builder is None:
+        model_builder = functools.partial(get_model, config.model)
     with _strategy_scope(strategy), _global_dtype_policy(resolve_dtype_policy(config.mixed_precision)):
-        model = get_model(
-            config.model,
-            input_shape=tuple(bundle.image_shape),
-            classes=len(bundle.class_names),
-            **config.model_kwargs,
-        )
+        return model_builder(input_shape=tuple(image_shape), classes=classes, **config.model_kwargs)
+
+
+def compile_model(model, config, steps_per_epoch, *, strategy=None):
+    """Compiles `model` with the loss, optimizer, schedule and weight decay of `config`.
+
+    Args:
+        model: A built `keras.Model`.
+        config: A `TrainConfig`.
+        steps_per_epoch: Optimizer steps per epoch, for the schedule.
+        strategy: Optional `tf.distribute.Strategy` the model was built under.
+
+    Returns:
+        `model`, compiled with an `accuracy` metric.
+    """
+    with _strategy_scope(strategy), _global_dtype_policy(resolve_dtype_policy(config.mixed_precision)):
         if uses_kernel_l2(config):
             add_kernel_l2(model, config.weight_decay)
         model.compile(
