@@ -660,3 +660,25 @@ def test_bundle_is_frozen(digits):
         digits.num_train = 0
     assert digits.num_classes == 10
 
+
+
+def test_load_arrays_holds_the_splits_load_dataset_pipelines():
+    """One load, many pipelines (as a search makes per trial): the arrays are
+    load_dataset's splits, and bundle_from_arrays gives its pipelines."""
+    from keras_cnns.data import bundle_from_arrays, load_arrays
+
+    arrays = load_arrays("digits", validation_split=0.2, seed=3, limit=600)
+    bundle = load_dataset("digits", validation_split=0.2, seed=3, limit=600, augment=None, batch_size=50)
+    assert arrays.train[0].dtype == np.uint8 and arrays.train[0].shape[1:] == bundle.image_shape
+    assert (len(arrays.train[1]), len(arrays.val[1]), len(arrays.test[1])) == (
+        bundle.num_train, bundle.num_val, bundle.num_test)
+    assert arrays.normalization == bundle.normalization
+    rebuilt = bundle_from_arrays(arrays, batch_size=50, augment=None)
+    for ours, theirs in ((rebuilt.val, bundle.val), (rebuilt.test, bundle.test)):
+        for (x1, y1), (x2, y2) in zip(ours, theirs):
+            np.testing.assert_array_equal(x1.numpy(), x2.numpy())
+            np.testing.assert_array_equal(y1.numpy(), y2.numpy())
+    val_images = np.concatenate([x for x, _ in rebuilt.val.as_numpy_iterator()])
+    np.testing.assert_allclose(val_images, normalize(arrays.val[0], arrays.normalization), atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        bundle_from_arrays(arrays, batch_size=0)

@@ -35,7 +35,13 @@ from keras_cnns.data.augment import (  # noqa: E402
 )
 from keras_cnns.data.folders import ScanReport, scan_image_folder  # noqa: E402
 from keras_cnns.data.idx import read_idx, write_idx  # noqa: E402
-from keras_cnns.data.loader import DatasetBundle, load_dataset  # noqa: E402
+from keras_cnns.data.loader import (  # noqa: E402
+    DatasetArrays,
+    DatasetBundle,
+    bundle_from_arrays,
+    load_arrays,
+    load_dataset,
+)
 from keras_cnns.data.preprocessing import (  # noqa: E402
     check_finite,
     compute_normalization,
@@ -51,12 +57,15 @@ __all__ = [
     "FASHION_MNIST_CLASS_NAMES",
     "GENERIC_RECIPE",
     "RECIPE_KEYS",
+    "DatasetArrays",
     "DatasetBundle",
     "DatasetUnavailableError",
     "ScanReport",
     "build_augmentation",
+    "bundle_from_arrays",
     "check_finite",
     "compute_normalization",
+    "load_arrays",
     "load_dataset",
     "normalize",
     "read_idx",

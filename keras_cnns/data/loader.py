@@ -152,6 +152,73 @@ def load_dataset(
     ```
     """
     _check_arguments(batch_size, validation_split, seed, channels, shuffle_buffer, limit)
+    arrays = load_arrays(name, data_dir=data_dir, validation_split=validation_split, seed=seed,
+                         image_size=image_size, channels=channels, limit=limit,
+                         skip_bad_files=skip_bad_files)
+    return bundle_from_arrays(arrays, batch_size=batch_size, augment=augment, seed=seed,
+                              shuffle_buffer=shuffle_buffer, drop_remainder=drop_remainder)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetArrays:
+    """The splits of a dataset as in-memory arrays, before any pipeline.
+
+    Attributes:
+        train: `(images, labels)`: uint8 `(N, H, W, C)` pixels in `[0, 255]`
+            and int `(N,)` labels.
+        val: The same for the validation split, or None.
+        test: The same for the test split.
+        class_names: Class names, indexed by label.
+        image_shape: `(H, W, C)`.
+        normalization: `{"mean": [...], "std": [...]}` measured on `train`.
+        name: Dataset name (the folder name for image folders).
+    """
+
+    train: tuple
+    val: object
+    test: tuple
+    class_names: list
+    image_shape: tuple
+    normalization: dict
+    name: str
+
+
+def load_arrays(
+    name,
+    *,
+    data_dir=None,
+    validation_split=0.1,
+    seed=0,
+    image_size=None,
+    channels=None,
+    limit=None,
+    skip_bad_files=False,
+):
+    """Loads a dataset's splits as arrays: `load_dataset` without the pipelines.
+
+    For work that makes many pipelines from one load, e.g. a hyperparameter
+    search whose trials differ in batch size and augmentation: load once,
+    then `bundle_from_arrays` (or `pipeline.make_pipeline`) per trial.
+    The splits are exactly `load_dataset`'s for the same arguments.
+
+    Args:
+        name, data_dir, validation_split, seed, image_size, channels, limit,
+        skip_bad_files: As for `load_dataset`.
+
+    Returns:
+        A `DatasetArrays`.
+
+    Raises:
+        ValueError: As for `load_dataset`.
+
+    Example:
+
+    ```python
+    arrays = load_arrays("digits")
+    bundle = bundle_from_arrays(arrays, batch_size=64, augment=None)
+    ```
+    """
+    _check_split_arguments(validation_split, seed, channels, limit)
     image_size = standardize_image_size(image_size)
     source = _load_source(name, data_dir, image_size, channels, skip_bad_files)
     train, val, test = _split(source, validation_split, seed, limit)
@@ -160,10 +227,35 @@ def load_dataset(
     train, val, test = (
         _to_shape(split, image_size, channels) for split in (train, val, test)
     )
-    normalization = compute_normalization(train[0])
-    image_shape = tuple(int(dim) for dim in train[0].shape[1:])
-    recipe = resolve_recipe(augment, source.name)
-    augmentation = build_augmentation(recipe, image_shape, seed=seed)
+    return DatasetArrays(
+        train=train,
+        val=val,
+        test=test,
+        class_names=list(source.class_names),
+        image_shape=tuple(int(dim) for dim in train[0].shape[1:]),
+        normalization=compute_normalization(train[0]),
+        name=source.name,
+    )
+
+
+def bundle_from_arrays(arrays, *, batch_size=128, augment="default", seed=0, shuffle_buffer=10000,
+                       drop_remainder=False):
+    """The `tf.data` pipelines of a `DatasetArrays`, as `load_dataset` makes them.
+
+    Args:
+        arrays: A `DatasetArrays` (its `normalization` is applied).
+        batch_size, augment, seed, shuffle_buffer, drop_remainder: As for
+            `load_dataset`.
+
+    Returns:
+        A `DatasetBundle`.
+
+    Raises:
+        ValueError: On a bad batch size, shuffle buffer or augmentation recipe.
+    """
+    _check_pipeline_arguments(batch_size, seed, shuffle_buffer)
+    recipe = resolve_recipe(augment, arrays.name)
+    augmentation = build_augmentation(recipe, arrays.image_shape, seed=seed)
 
     def pipeline(split, training=False, drop_remainder=False):
         if split is None:
@@ -171,7 +263,7 @@ def load_dataset(
         return make_pipeline(
             *split,
             batch_size=batch_size,
-            normalization=normalization,
+            normalization=arrays.normalization,
             augmentation=augmentation if training else None,
             shuffle_buffer=shuffle_buffer if training else None,
             seed=seed,
@@ -179,16 +271,16 @@ def load_dataset(
         )
 
     return DatasetBundle(
-        train=pipeline(train, training=True, drop_remainder=drop_remainder),
-        val=pipeline(val, drop_remainder=drop_remainder),
-        test=pipeline(test),
-        class_names=list(source.class_names),
-        image_shape=image_shape,
-        normalization=normalization,
-        num_train=len(train[1]),
-        num_val=0 if val is None else len(val[1]),
-        num_test=len(test[1]),
-        name=source.name,
+        train=pipeline(arrays.train, training=True, drop_remainder=drop_remainder),
+        val=pipeline(arrays.val, drop_remainder=drop_remainder),
+        test=pipeline(arrays.test),
+        class_names=list(arrays.class_names),
+        image_shape=tuple(arrays.image_shape),
+        normalization=arrays.normalization,
+        num_train=len(arrays.train[1]),
+        num_val=0 if arrays.val is None else len(arrays.val[1]),
+        num_test=len(arrays.test[1]),
+        name=arrays.name,
         augmentation=recipe or None,
     )
 
@@ -247,12 +339,20 @@ def _to_shape(split, image_size, channels):
 
 
 def _check_arguments(batch_size, validation_split, seed, channels, shuffle_buffer, limit):
+    _check_pipeline_arguments(batch_size, seed, shuffle_buffer)
+    _check_split_arguments(validation_split, seed, channels, limit)
+
+
+def _check_pipeline_arguments(batch_size, seed, shuffle_buffer):
     _check_positive_int("batch_size", batch_size, "128")
     _check_positive_int("shuffle_buffer", shuffle_buffer, "10000")
+    _check_seed(seed)
+
+
+def _check_split_arguments(validation_split, seed, channels, limit):
     if limit is not None:
         _check_positive_int("limit", limit, "1000, or None for all examples")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an int; received {seed!r}. Pass for example 0.")
+    _check_seed(seed)
     if isinstance(validation_split, bool) or not (
         isinstance(validation_split, (int, float)) and 0 <= validation_split < 1
     ):
@@ -266,6 +366,11 @@ def _check_arguments(batch_size, validation_split, seed, channels, shuffle_buffe
             f"channels must be None, 1 or 3; received {channels!r}. Pass 1 "
             "for grayscale, 3 for RGB, or None for the dataset's own."
         )
+
+
+def _check_seed(seed):
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an int; received {seed!r}. Pass for example 0.")
 
 
 def _check_positive_int(argument, value, example):
