@@ -83,6 +83,7 @@ def load_dataset(
     limit=None,
     skip_bad_files=False,
     drop_remainder=False,
+    classes=None,
 ):
     """Loads a dataset into train / validation / test `tf.data` pipelines.
 
@@ -132,6 +133,11 @@ def load_dataset(
         drop_remainder: Drop the last, smaller batch of the training and
             validation pipelines (never of the test pipeline), so that every
             batch has the same static size, as multi-process training needs.
+        classes: Optional class labels (ints) or names to keep, e.g.
+            `[5, 6, 7, 8, 9]`: every split keeps only these classes, before
+            `limit` and the validation split, and they are relabelled 0, 1,
+            ... in the order given (`class_names` follows). For learning a
+            few classes from few images (`keras_cnns.transfer`).
 
     Returns:
         A `DatasetBundle`.
@@ -154,7 +160,7 @@ def load_dataset(
     _check_arguments(batch_size, validation_split, seed, channels, shuffle_buffer, limit)
     arrays = load_arrays(name, data_dir=data_dir, validation_split=validation_split, seed=seed,
                          image_size=image_size, channels=channels, limit=limit,
-                         skip_bad_files=skip_bad_files)
+                         skip_bad_files=skip_bad_files, classes=classes)
     return bundle_from_arrays(arrays, batch_size=batch_size, augment=augment, seed=seed,
                               shuffle_buffer=shuffle_buffer, drop_remainder=drop_remainder)
 
@@ -193,6 +199,7 @@ def load_arrays(
     channels=None,
     limit=None,
     skip_bad_files=False,
+    classes=None,
 ):
     """Loads a dataset's splits as arrays: `load_dataset` without the pipelines.
 
@@ -203,7 +210,7 @@ def load_arrays(
 
     Args:
         name, data_dir, validation_split, seed, image_size, channels, limit,
-        skip_bad_files: As for `load_dataset`.
+        skip_bad_files, classes: As for `load_dataset`.
 
     Returns:
         A `DatasetArrays`.
@@ -221,6 +228,8 @@ def load_arrays(
     _check_split_arguments(validation_split, seed, channels, limit)
     image_size = standardize_image_size(image_size)
     source = _load_source(name, data_dir, image_size, channels, skip_bad_files)
+    if classes is not None:
+        source = _keep_classes(source, classes)
     train, val, test = _split(source, validation_split, seed, limit)
     image_size = image_size or source.default_image_size
     channels = channels or min(source.train[0].shape[-1], 3)
@@ -300,6 +309,47 @@ def _load_source(name, data_dir, image_size, channels, skip_bad_files):
     if name == "digits":
         return sources.load_digits()
     return sources.load_tfds(name, data_dir=data_dir, image_size=image_size)
+
+
+def _keep_classes(source, classes):
+    """The source with only `classes` (labels or names), relabelled in the order given."""
+    names = list(source.class_names)
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        classes = [classes]
+    labels = []
+    for item in classes:
+        if isinstance(item, str) and item in names:
+            labels.append(names.index(item))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= item < len(names):
+            labels.append(int(item))
+        else:
+            raise ValueError(
+                f"classes must hold labels in [0, {len(names)}) or class names of "
+                f"'{source.name}'; received {item!r} in classes={list(classes)}. Its classes "
+                f"are {names}."
+            )
+    if not labels or len(set(labels)) != len(labels):
+        raise ValueError(
+            f"classes must list at least one class, each once; received classes={list(classes)}."
+        )
+    relabel = np.full(len(names), -1, dtype=np.int64)
+    relabel[labels] = np.arange(len(labels))
+
+    def keep(split):
+        if split is None:
+            return None
+        images, split_labels = split
+        kept = relabel[np.asarray(split_labels, dtype=np.int64)] >= 0
+        new_labels = relabel[np.asarray(split_labels, dtype=np.int64)[kept]]
+        return images[kept], new_labels.astype(np.asarray(split_labels).dtype)
+
+    return dataclasses.replace(
+        source,
+        class_names=[names[label] for label in labels],
+        train=keep(source.train),
+        test=keep(source.test),
+        val=keep(source.val),
+    )
 
 
 def _split(source, validation_split, seed, limit):
