@@ -1,7 +1,6 @@
 """Commands about export and inference: `export`, `predict`."""
 
 import shlex
-import sys
 
 
 def _command_export(args):
@@ -19,12 +18,27 @@ def _command_export(args):
         min_quantized_agreement=None if args.min_quantized_agreement < 0 else args.min_quantized_agreement,
         num_threads=args.threads,
         name=args.name,
-        command=shlex.join(["keras-cnns", *sys.argv[1:]]),
+        command=_export_command(args),
         verbose=1,
     )
     print(f"\nExported {', '.join(report.formats)} to {report.out_dir} "
           f"(model_card.json, export_report.json).")
     return 0
+
+
+def _export_command(args):
+    """The export command line, every option spelled out, as the card records it."""
+    words = ["keras-cnns", "export", args.model, "--out", args.out, "--formats", args.formats,
+             "--calibration-size", str(args.calibration_size),
+             "--min-quantized-agreement", str(args.min_quantized_agreement)]
+    for flag, value in (("--threads", args.threads), ("--name", args.name)):
+        if value is not None:
+            words += [flag, str(value)]
+    for flag, on in (("--fold-normalization", args.fold_normalization),
+                     ("--allow-flex-ops", args.allow_flex_ops), ("--no-verify", args.no_verify)):
+        if on:
+            words.append(flag)
+    return shlex.join(words)
 
 
 def _command_predict(args):

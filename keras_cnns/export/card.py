@@ -29,6 +29,7 @@ def library_versions():
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
     versions["python"] = platform.python_version()
+    versions["platform"] = f"{platform.platform()}, {os.cpu_count()} CPU cores"
     return versions
 
 

@@ -29,7 +29,7 @@ from keras_cnns.export import verify as checks
 from keras_cnns.export.card import build_model_card, file_digests, folder_size, write_model_card
 from keras_cnns.export.latency import measure_latency, measure_tflite_latency
 from keras_cnns.export.source import output_activation, resolve_source
-from keras_cnns.export.staging import staged_export_folder
+from keras_cnns.export.staging import check_replaceable, staged_export_folder
 from keras_cnns.export.tflite import (
     DEFAULT_CALIBRATION_SIZE,
     QUANTIZATIONS,
@@ -186,6 +186,7 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     """
     formats = check_formats(formats)
     out_dir = os.path.abspath(os.fspath(out_dir))
+    check_replaceable(out_dir)  # Before any slow work.
     source = resolve_source(
         model, labels=labels, normalization=normalization, representative_data=representative_data,
         test_data=test_data, calibration_size=calibration_size, need_calibration="int8" in formats,

@@ -191,7 +191,7 @@ def _dataset_facts(config, metrics, run_dir):
         "keras_test_accuracy_in_training_run": metrics.get("test_accuracy"),
         "training_recipe": {key: value for key, value in config.to_dict().items()
                             if key not in ("out_dir", "data_dir")},
-        "run_dir": os.path.abspath(run_dir),
+        "run_dir": os.fspath(run_dir),
     }
 
 
