@@ -37,3 +37,19 @@ def test_load_dataset_keeps_chosen_classes_relabelled_in_order():
         load_dataset("digits", classes=[1, 12])
     with pytest.raises(ValueError, match="each once"):
         load_dataset("digits", classes=[1, 1])
+
+
+def test_a_training_run_on_chosen_classes_is_evaluated_on_them(tmp_path):
+    from keras_cnns.train import TrainConfig, default_config, evaluate, train
+
+    config = default_config("lenet5", "digits", epochs=1, batch_size=64, classes=[3, 8],
+                            out_dir=str(tmp_path / "run"))
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    result = train(config, verbose=0)
+    assert result.metrics["class_names"] == ["3", "8"]
+    full_test = labels_of(load_dataset("digits", augment=None).test)
+    assert result.metrics["num_test"] == np.sum(np.isin(full_test, [3, 8]))
+    again = evaluate(result.out_dir)
+    assert again["class_names"] == ["3", "8"] and again["test_accuracy"] == result.test_accuracy
+    with pytest.raises(ValueError, match="non-empty list of class labels"):
+        default_config("lenet5", "digits", classes=5)

@@ -134,7 +134,8 @@ def load_dataset(
             validation pipelines (never of the test pipeline), so that every
             batch has the same static size, as multi-process training needs.
         classes: Optional class labels (ints) or names to keep, e.g.
-            `[5, 6, 7, 8, 9]`: every split keeps only these classes, before
+            `[5, 6, 7, 8, 9]`: every split keeps only these classes (the
+            test images are those of the whole dataset's test split), before
             `limit` and the validation split, and they are relabelled 0, 1,
             ... in the order given (`class_names` follows). For learning a
             few classes from few images (`keras_cnns.transfer`).
@@ -229,7 +230,9 @@ def load_arrays(
     image_size = standardize_image_size(image_size)
     source = _load_source(name, data_dir, image_size, channels, skip_bad_files)
     if classes is not None:
-        source = _keep_classes(source, classes)
+        # The test split is held out from every class first, so a class keeps
+        # the same test images whatever other classes are kept.
+        source = _keep_classes(_with_test_split(source), classes)
     train, val, test = _split(source, validation_split, seed, limit)
     image_size = image_size or source.default_image_size
     channels = channels or min(source.train[0].shape[-1], 3)
@@ -309,6 +312,14 @@ def _load_source(name, data_dir, image_size, channels, skip_bad_files):
     if name == "digits":
         return sources.load_digits()
     return sources.load_tfds(name, data_dir=data_dir, image_size=image_size)
+
+
+def _with_test_split(source):
+    """The source with its test split held out as `_split` holds it out, if it has none."""
+    if source.test is not None:
+        return source
+    kept, held_out = holdout_split(source.train[1], TEST_FRACTION, TEST_SPLIT_SEED, STREAM_TEST)
+    return dataclasses.replace(source, train=_take(source.train, kept), test=_take(source.train, held_out))
 
 
 def _keep_classes(source, classes):

@@ -90,6 +90,9 @@ class TrainConfig:
             `{"batch_norm": True, "width_multiplier": 0.5}`.
         data_dir: Where the dataset lives, as for `load_dataset`.
         out_dir: Run directory; default `runs/<model>-<dataset>`.
+        classes: Optional class labels or names to keep, relabelled 0, 1,
+            ... in that order (`load_dataset(classes=...)`), e.g.
+            `[5, 6, 7, 8, 9]`; None keeps every class.
 
     Example:
 
@@ -118,6 +121,7 @@ class TrainConfig:
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     data_dir: object = None
     out_dir: object = None
+    classes: object = None
 
     def __post_init__(self):
         _check_model(self.model)
@@ -143,6 +147,7 @@ class TrainConfig:
         if self.limit is not None:
             _check_positive_int("limit", self.limit, "1000, or None for all examples")
         _check_augment(self.augment, self.dataset)
+        self.classes = _checked_classes(self.classes)
         self.model_kwargs = _checked_model_kwargs(self.model_kwargs)
         for field in LOCATION_FIELDS:
             _check_optional_path(field, getattr(self, field))
@@ -315,6 +320,19 @@ def _check_augment(augment, dataset):
             f"recipe dict; received {augment!r}."
         )
     resolve_recipe(augment, _dataset_slug(dataset))  # Raises on bad names and dicts.
+
+
+def _checked_classes(classes):
+    if classes is None:
+        return None
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, (list, tuple)) or not classes or any(
+        isinstance(item, bool) or not isinstance(item, (int, str)) for item in classes
+    ):
+        raise ValueError(
+            f"classes must be None or a non-empty list of class labels (ints) or names; received "
+            f"{classes!r}. Pass for example [5, 6, 7, 8, 9]."
+        )
+    return list(classes)
 
 
 def _checked_model_kwargs(model_kwargs):

@@ -341,6 +341,7 @@ def load_bundle(config, *, verbose=1, image_shape=None, drop_remainder=False):
         seed=config.seed,
         augment=config.augment,
         limit=config.limit,
+        classes=config.classes,
         drop_remainder=drop_remainder,
     )
     if image_shape is not None:
@@ -557,7 +558,7 @@ def _evaluation_split(dataset, config, saved_metrics, model):
     if isinstance(dataset, (str, os.PathLike)):
         options = {} if config is None else dict(
             validation_split=config.validation_split, seed=config.seed, limit=config.limit,
-            batch_size=config.batch_size,
+            batch_size=config.batch_size, classes=config.classes,
         )
         bundle = load_dataset(dataset, image_size=image_shape[:2], channels=image_shape[2],
                               augment=None, **options)
