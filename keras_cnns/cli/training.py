@@ -57,7 +57,7 @@ def _cluster(args):
 def _command_evaluate(args):
     from keras_cnns.train import evaluate
 
-    metrics = evaluate(args.run_dir)
+    metrics = evaluate(args.run_dir, verbose=1)
     print(f"Test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f})")
     for name, accuracy in metrics["per_class_accuracy"].items():
         print(f"  {name:<14} {'-' if accuracy is None else f'{accuracy:.4f}'}")

@@ -4,21 +4,29 @@ import keras
 import numpy as np
 
 
-def predict_with_labels(model, dataset):
+def predict_with_labels(model, dataset, verbose=0):
     """Runs `model` over a dataset of `(images, labels)` in one pass.
 
     One pass, batch by batch, so predictions and labels stay paired even if
     the dataset is shuffled.
 
+    Args:
+        model: A Keras model.
+        dataset: Iterable of `(images, labels)` batches, e.g. a `tf.data.Dataset`.
+        verbose: 1 shows a progress bar.
+
     Returns:
         `(probabilities (N, classes) float32, labels (N,) int64)`.
     """
     probabilities, labels = [], []
+    progress = keras.utils.Progbar(_batch_count(dataset), unit_name="batch") if verbose else None
     for images, batch_labels in dataset:
         # numpy, not tf tensors: JAX and torch models take arrays from tf.data too.
         batch = model.predict_on_batch(np.asarray(images))
         probabilities.append(np.asarray(keras.ops.convert_to_numpy(batch), dtype=np.float32))
         labels.append(np.asarray(batch_labels).reshape(-1))
+        if progress is not None:
+            progress.add(1)
     if not labels:
         raise ValueError(
             "The evaluation dataset is empty. Pass a dataset with at least one batch "
@@ -34,7 +42,7 @@ def confusion_matrix(labels, predictions, num_classes):
     return matrix
 
 
-def classification_metrics(model, dataset, class_names, loss=None):
+def classification_metrics(model, dataset, class_names, loss=None, verbose=0):
     """Accuracy, loss, per-class accuracy and confusion matrix on a dataset.
 
     Args:
@@ -45,6 +53,7 @@ def classification_metrics(model, dataset, class_names, loss=None):
             loss, with its label smoothing; weight decay is not included);
             default `model.loss` if the model is compiled, else plain
             cross-entropy.
+        verbose: 1 shows a progress bar over the batches.
 
     Returns:
         Dict with `test_accuracy`, `test_loss`, `num_test`,
@@ -52,7 +61,7 @@ def classification_metrics(model, dataset, class_names, loss=None):
         test examples), `confusion_matrix` (list of rows, true class by
         predicted class) and `class_names`.
     """
-    probabilities, labels = predict_with_labels(model, dataset)
+    probabilities, labels = predict_with_labels(model, dataset, verbose=verbose)
     num_classes = len(class_names)
     if probabilities.shape[-1] != num_classes:
         raise ValueError(
@@ -76,3 +85,12 @@ def classification_metrics(model, dataset, class_names, loss=None):
         "confusion_matrix": matrix.tolist(),
         "class_names": list(class_names),
     }
+
+
+def _batch_count(dataset):
+    """Number of batches of a `tf.data.Dataset` when it is known, else None."""
+    cardinality = getattr(dataset, "cardinality", None)
+    if cardinality is None:
+        return None
+    count = int(cardinality())
+    return count if count >= 0 else None

@@ -111,8 +111,9 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
             `config.dataset` (e.g. custom data). `evaluate` then needs it
             passed again.
         callbacks: Extra Keras callbacks, run after the built-in ones.
-        check_data: Check every split for NaN / inf before training (one
-            pass over the data).
+        check_data: Check every split of a `bundle` passed in for NaN / inf
+            before training (one pass over the data). Datasets `train` loads
+            itself hold uint8 pixels and need no check.
         model_builder: Optional generic builder to call instead of the
             registered builder of `config.model`, with `config.model_kwargs`
             (see `build_model`); a resumed run must pass the same one.
@@ -167,8 +168,9 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
     # of replaying those of epoch 0.
     keras.utils.set_random_seed(config.seed + start_epoch)
     if bundle is None:
+        # Finite by construction: uint8 pixels, normalized with a std of at least 1e-6.
         bundle = load_bundle(config, verbose=verbose, drop_remainder=cluster is not None)
-    if check_data:
+    elif check_data:
         check_bundle_finite(bundle)
 
     if chief:
@@ -215,7 +217,7 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
         return RunResult(out_dir=layout.root, config=config, metrics=None, history=[],
                          resumed_from_epoch=start_epoch if state else None)
     metrics = finish_run(layout, config, bundle, checkpoint, model,
-                         num_replicas=_num_replicas(strategy, cluster))
+                         num_replicas=_num_replicas(strategy, cluster), verbose=verbose)
     _say(f"Finished {layout.root}: test accuracy {metrics['test_accuracy']:.4f} "
          f"(best.keras, epoch {checkpoint.best_epoch + 1}).", verbose)
     return RunResult(
@@ -227,7 +229,7 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
     )
 
 
-def evaluate(run_dir_or_model_path, dataset=None):
+def evaluate(run_dir_or_model_path, dataset=None, verbose=0):
     """Reloads a run's `best.keras` and computes its test metrics again.
 
     Args:
@@ -238,6 +240,7 @@ def evaluate(run_dir_or_model_path, dataset=None):
             test split), a dataset name (its test split, resized to the
             model's input) or a `tf.data.Dataset` of `(images, labels)`
             prepared like the training data.
+        verbose: 1 shows a progress bar over the test batches.
 
     Returns:
         Dict as in `metrics.json`'s test part: `test_accuracy`, `test_loss`,
@@ -258,7 +261,7 @@ def evaluate(run_dir_or_model_path, dataset=None):
     model = load_best_model(model_path)
     test, class_names = _evaluation_split(dataset, config, saved_metrics, model)
     loss = build_loss(config.label_smoothing) if config is not None else None
-    metrics = classification_metrics(model, test, class_names, loss=loss)
+    metrics = classification_metrics(model, test, class_names, loss=loss, verbose=verbose)
     metrics["model_path"] = model_path
     return metrics
 
@@ -496,11 +499,13 @@ def restore_backup(model, layout, state, *, strategy=None):
         model.load_weights(path)
 
 
-def finish_run(layout, config, bundle, checkpoint, model, *, num_replicas=1):
+def finish_run(layout, config, bundle, checkpoint, model, *, num_replicas=1, verbose=0):
     """Evaluates `best.keras`, draws the plots and writes `metrics.json` (last)."""
     best_model = load_best_model(layout.best_model)
+    _say(f"Evaluating {layout.best_model} on {bundle.num_test} test images.", verbose)
     metrics = classification_metrics(best_model, bundle.test, bundle.class_names,
-                                     loss=build_loss(config.label_smoothing))
+                                     loss=build_loss(config.label_smoothing),
+                                     verbose=verbose == 1)
     rows = checkpoint.history_rows
     train_seconds = sum(row.get("train_seconds") or 0.0 for row in rows)
     metrics.update(
