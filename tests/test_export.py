@@ -195,6 +195,17 @@ def test_folded_normalization_takes_raw_pixels(trained_lenet, digits, tmp_path):
 # ------------------------------------------------------------ clear refusals
 
 
+@pytest.mark.zoo
+def test_tflite_conversion_needs_the_tensorflow_backend():
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
+    if keras.backend.backend() == "tensorflow":
+        assert TFLiteRunner(convert_to_tflite(model)).input_shape == (8, 8, 1)
+    else:
+        with pytest.raises(RuntimeError, match="needs the TensorFlow backend.*KERAS_BACKEND=tensorflow"):
+            convert_to_tflite(model)
+
+
 def test_int8_calibration_with_wrong_shape_fails_clearly(trained_lenet, digits):
     x_train = digits[1]
     wrong = tf.image.resize(x_train[:100], (28, 28)).numpy()

@@ -34,6 +34,7 @@ from keras_cnns.export.tflite import (
     DEFAULT_CALIBRATION_SIZE,
     QUANTIZATIONS,
     calibration_images,
+    check_tflite_backend,
     convert_to_tflite,
     export_saved_model,
     flex_operators,
@@ -185,6 +186,8 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     ```
     """
     formats = check_formats(formats)
+    if set(formats) & set(QUANTIZATIONS):
+        check_tflite_backend()
     out_dir = os.path.abspath(os.fspath(out_dir))
     check_replaceable(out_dir)  # Before any slow work.
     source = resolve_source(

@@ -18,7 +18,7 @@ DEFAULT_WARMUP = 10
 
 
 def measure_tflite_latency(model_content_or_path, *, num_threads=None, runs=DEFAULT_RUNS, batch_size=1,
-                           warmup=DEFAULT_WARMUP):
+                           warmup=DEFAULT_WARMUP, xnnpack=True):
     """Median milliseconds per image of a `.tflite` model in the LiteRT interpreter.
 
     The interpreter is LiteRT's default CPU setup (XNNPACK delegate, with
@@ -34,6 +34,7 @@ def measure_tflite_latency(model_content_or_path, *, num_threads=None, runs=DEFA
         runs: Timed interpreter calls.
         batch_size: Images per call; the result is per image.
         warmup: Untimed calls first (XNNPACK packs weights on the first).
+        xnnpack: False times LiteRT's built-in kernels without XNNPACK.
 
     Returns:
         Median latency in milliseconds per image (float).
@@ -49,7 +50,7 @@ def measure_tflite_latency(model_content_or_path, *, num_threads=None, runs=DEFA
     """
     _check_positive("runs", runs)
     _check_positive("batch_size", batch_size)
-    runner = TFLiteRunner(model_content_or_path, num_threads=num_threads)
+    runner = TFLiteRunner(model_content_or_path, num_threads=num_threads, xnnpack=xnnpack)
     runner.resize(batch_size)
     batch = random_inputs((batch_size, *runner.input_shape), runner.input_dtype)
     return measure_latency(lambda: runner.invoke(batch), runs=runs, warmup=warmup) / batch_size

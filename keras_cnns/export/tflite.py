@@ -101,7 +101,8 @@ def export_saved_model(model, path):
 
 
 def convert_to_tflite(model, quantization="float32", representative_data=None, allow_flex_ops=False, *,
-                      calibration_size=DEFAULT_CALIBRATION_SIZE, normalization=None):
+                      calibration_size=DEFAULT_CALIBRATION_SIZE, normalization=None, integer_io=True,
+                      per_channel=True):
     """Converts a Keras model (or a SavedModel folder) to a `.tflite` file in memory.
 
     Args:
@@ -123,6 +124,12 @@ def convert_to_tflite(model, quantization="float32", representative_data=None, a
             model's inputs; when given, calibration images outside the
             normalized pixel range are refused (raw `[0, 255]` pixels would
             calibrate useless ranges).
+        integer_io: For int8: int8 input and output tensors (default). False
+            keeps float32 tensors at the edges, with a QUANTIZE op after the
+            input and a DEQUANTIZE op before the output.
+        per_channel: For int8 and dynamic: one weight scale per output
+            channel (default, the converter's own choice). False uses one
+            scale per tensor (less accurate; for comparisons).
 
     Returns:
         The `.tflite` flatbuffer as `bytes`.
@@ -146,6 +153,8 @@ def convert_to_tflite(model, quantization="float32", representative_data=None, a
         raise ValueError(
             f"Unknown quantization {quantization!r}; choose one of {list(QUANTIZATIONS)}."
         )
+    if not isinstance(model, (str, os.PathLike)):
+        check_tflite_backend()
     with _saved_model_folder(model) as saved_model:
         calibration = None
         if quantization == "int8":
@@ -157,8 +166,30 @@ def convert_to_tflite(model, quantization="float32", representative_data=None, a
                 f"representative_data is only used for int8; it is ignored for {quantization!r}.",
                 stacklevel=2,
             )
-        converter = _converter(saved_model, quantization, calibration, allow_flex_ops)
+        converter = _converter(saved_model, quantization, calibration, allow_flex_ops, integer_io, per_channel)
         return _convert(converter, quantization, allow_flex_ops)
+
+
+def check_tflite_backend():
+    """Raises unless Keras runs on TensorFlow, the only backend whose SavedModels TFLite converts.
+
+    On JAX, `model.export` writes StableHLO (through jax2tf) that the TFLite
+    converter cannot read in general (e.g. `vhlo.dynamic_gather_v1` from a
+    strided slice with a free batch dimension).
+
+    Raises:
+        RuntimeError: Saying how to convert from the TensorFlow backend.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"TFLite conversion needs the TensorFlow backend; Keras runs on {backend!r}, whose "
+            "SavedModels the TFLite converter cannot read in general. Save the model "
+            "(model.save('model.keras')) and export it from TensorFlow: KERAS_BACKEND=tensorflow "
+            "keras-cnns export model.keras --out DIR (or export formats=('saved_model',) only)."
+        )
 
 
 def calibration_images(data, input_shape, size=DEFAULT_CALIBRATION_SIZE, *, normalization=None):
@@ -295,7 +326,7 @@ def _saved_model_folder(model):
         yield export_saved_model(model, os.path.join(folder, "saved_model"))
 
 
-def _converter(saved_model, quantization, calibration, allow_flex_ops):
+def _converter(saved_model, quantization, calibration, allow_flex_ops, integer_io=True, per_channel=True):
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if quantization == "int8" else tf.lite.OpsSet.TFLITE_BUILTINS
     converter.target_spec.supported_ops = [builtins] + ([tf.lite.OpsSet.SELECT_TF_OPS] if allow_flex_ops else [])
@@ -309,8 +340,12 @@ def _converter(saved_model, quantization, calibration, allow_flex_ops):
                 yield [calibration[index : index + 1]]
 
         converter.representative_dataset = representative_dataset
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if integer_io:
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+    if not per_channel:
+        # The converter has no public switch for this.
+        converter._experimental_disable_per_channel = True
     return converter
 
 

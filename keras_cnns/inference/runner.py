@@ -13,7 +13,7 @@ all run models through this class.
 import os
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 # Images per interpreter call when running a large array.
 DEFAULT_BATCH_SIZE = 64
@@ -30,6 +30,8 @@ class TFLiteRunner:
     Args:
         model: Path of a `.tflite` file, or its content as `bytes`.
         num_threads: Interpreter threads; default `DEFAULT_NUM_THREADS` (1).
+        xnnpack: Let LiteRT apply its default XNNPACK delegate (default).
+            False runs LiteRT's own built-in kernels, for comparisons.
 
     Raises:
         FileNotFoundError: If `model` is a path that does not exist.
@@ -44,7 +46,7 @@ class TFLiteRunner:
     ```
     """
 
-    def __init__(self, model, *, num_threads=None):
+    def __init__(self, model, *, num_threads=None, xnnpack=True):
         self.source = "<bytes>" if isinstance(model, (bytes, bytearray)) else os.fspath(model)
         num_threads = DEFAULT_NUM_THREADS if num_threads is None else num_threads
         if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
@@ -59,7 +61,9 @@ class TFLiteRunner:
                 )
             kwargs = dict(model_path=self.source)
         try:
-            self.interpreter = Interpreter(num_threads=num_threads, **kwargs)
+            resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            self.interpreter = Interpreter(num_threads=num_threads, experimental_op_resolver_type=resolver,
+                                           **kwargs)
         except ValueError as error:
             raise ValueError(
                 f"{self.source} could not be loaded as a TFLite model ({error}). Check that "
@@ -180,7 +184,7 @@ class TFLiteRunner:
         self._batch = batch_size
 
     def operators(self):
-        """Names of the operators in the model's execution plan (`DELEGATE` for XNNPACK partitions)."""
+        """Names of the interpreter's nodes: the model's operators, plus one `DELEGATE` per XNNPACK partition."""
         self.resize(self._batch or 1)
         return [op["op_name"] for op in self.interpreter._get_ops_details()]
 
