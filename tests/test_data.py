@@ -682,3 +682,33 @@ def test_load_arrays_holds_the_splits_load_dataset_pipelines():
     np.testing.assert_allclose(val_images, normalize(arrays.val[0], arrays.normalization), atol=1e-6)
     with pytest.raises(ValueError, match="batch_size"):
         bundle_from_arrays(arrays, batch_size=0)
+
+
+def test_resize_arrays_resizes_every_split_and_measures_again():
+    from keras_cnns.data import load_arrays, resize_arrays
+    from keras_cnns.data.preprocessing import resize_images
+
+    arrays = load_arrays("digits", limit=400)
+    assert resize_arrays(arrays, arrays.image_shape[:2]) is arrays
+    bigger = resize_arrays(arrays, 40)
+    assert bigger.image_shape == (40, 40, 1)
+    for ours, original in ((bigger.train, arrays.train), (bigger.val, arrays.val),
+                           (bigger.test, arrays.test)):
+        np.testing.assert_array_equal(ours[0], resize_images(original[0], (40, 40)))
+        np.testing.assert_array_equal(ours[1], original[1])
+    assert bigger.normalization != arrays.normalization  # Interpolation moves the statistics.
+
+
+def test_large_folders_show_progress_bars(tmp_path, capsys):
+    root = tmp_path / "many"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(500):
+            Image.fromarray(np.full((4, 4), i % 256, dtype=np.uint8)).save(root / name / f"{i}.png")
+    scan_image_folder(root, verbose=1)
+    assert "1000/1000" in capsys.readouterr().out
+    load_dataset(root, augment=None, verbose=1)
+    printed = capsys.readouterr().out
+    assert printed.count("1000/1000") == 2  # The scan, then the reading.
+    scan_image_folder(root)  # Silent by default.
+    assert capsys.readouterr().out == ""

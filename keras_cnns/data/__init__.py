@@ -41,6 +41,7 @@ from keras_cnns.data.loader import (  # noqa: E402
     bundle_from_arrays,
     load_arrays,
     load_dataset,
+    resize_arrays,
 )
 from keras_cnns.data.preprocessing import (  # noqa: E402
     check_finite,
@@ -67,6 +68,7 @@ __all__ = [
     "compute_normalization",
     "load_arrays",
     "load_dataset",
+    "resize_arrays",
     "normalize",
     "read_idx",
     "scan_image_folder",

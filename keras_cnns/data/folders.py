@@ -37,6 +37,8 @@ SPLIT_FOLDER_NAMES = {
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 # How many problem paths of each kind an error message lists.
 MAX_LISTED_PATHS = 10
+# Folders with fewer files are scanned and read without a progress bar.
+_PROGRESS_MIN_FILES = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,11 +130,14 @@ class ScanReport:
         return "\n".join(lines)
 
 
-def scan_image_folder(path):
+def scan_image_folder(path, verbose=0):
     """Finds the classes and images of a folder and every unreadable file.
+
+    Every file is decoded in full, which is what catches truncated images.
 
     Args:
         path: Root folder in one of the layouts of the module docstring.
+        verbose: 1 shows a progress bar over the files.
 
     Returns:
         A `ScanReport`.
@@ -168,14 +173,19 @@ def scan_image_folder(path):
     stray = [f for d in split_dirs.values() for f in _visible_files(d)]
     if layout == "splits":
         stray.extend(_visible_files(root))
-    for split, dirs in class_dirs.items():
-        for class_dir in dirs:
-            found = _scan_class_folder(
-                class_dir, label_of[class_dir.name], split, corrupt, non_image
-            )
-            if not found:
-                empty.append(class_dir)
-            records.extend(found)
+    files = {
+        (split, class_dir): _class_folder_files(class_dir)
+        for split, dirs in class_dirs.items()
+        for class_dir in dirs
+    }
+    progress = _progress_bar(sum(map(len, files.values())), verbose)
+    for (split, class_dir), paths in files.items():
+        found = _scan_files(
+            paths, label_of[class_dir.name], split, corrupt, non_image, progress
+        )
+        if not found:
+            empty.append(class_dir)
+        records.extend(found)
     return ScanReport(
         root=root,
         layout=layout,
@@ -227,7 +237,7 @@ def check_scan(report, skip_bad_files=False):
     )
 
 
-def read_images(records, image_size, channels):
+def read_images(records, image_size, channels, verbose=0):
     """Decodes images into one uint8 array, converting and resizing each.
 
     Args:
@@ -235,6 +245,7 @@ def read_images(records, image_size, channels):
         image_size: Target `(height, width)`; images of another size are
             resized with bilinear filtering (the aspect ratio is not kept).
         channels: 1 (grayscale) or 3 (RGB); alpha is dropped.
+        verbose: 1 shows a progress bar.
 
     Returns:
         `(images, labels)`: uint8 `(N, height, width, channels)` and int32
@@ -246,7 +257,10 @@ def read_images(records, image_size, channels):
     """
     height, width = image_size
     images = np.empty((len(records), height, width, channels), dtype=np.uint8)
+    progress = _progress_bar(len(records), verbose)
     for index, record in enumerate(records):
+        if progress is not None:
+            progress.add(1)
         try:
             images[index] = _read_resized(record.path, image_size, channels)
         except (OSError, SyntaxError, ValueError) as error:
@@ -327,11 +341,27 @@ def _detect_layout(root):
     return "flat", {"train": root}
 
 
-def _scan_class_folder(class_dir, label, split, corrupt, non_image):
+def _class_folder_files(class_dir):
+    return [
+        path for path in sorted(class_dir.rglob("*"))
+        if path.is_file() and not _is_hidden(path, class_dir)
+    ]
+
+
+def _progress_bar(total, verbose):
+    # Only worth showing for folders that take more than a moment.
+    if not verbose or total < _PROGRESS_MIN_FILES:
+        return None
+    import keras
+
+    return keras.utils.Progbar(total, unit_name="image")
+
+
+def _scan_files(paths, label, split, corrupt, non_image, progress):
     found = []
-    for file_path in sorted(class_dir.rglob("*")):
-        if not file_path.is_file() or _is_hidden(file_path, class_dir):
-            continue
+    for file_path in paths:
+        if progress is not None:
+            progress.add(1)
         try:
             with _open_decoded(file_path) as image:
                 record = ImageRecord(

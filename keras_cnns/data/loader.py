@@ -84,6 +84,7 @@ def load_dataset(
     skip_bad_files=False,
     drop_remainder=False,
     classes=None,
+    verbose=0,
 ):
     """Loads a dataset into train / validation / test `tf.data` pipelines.
 
@@ -139,6 +140,8 @@ def load_dataset(
             `limit` and the validation split, and they are relabelled 0, 1,
             ... in the order given (`class_names` follows). For learning a
             few classes from few images (`keras_cnns.transfer`).
+        verbose: 1 shows progress bars while an image folder of a thousand
+            files or more is scanned and read.
 
     Returns:
         A `DatasetBundle`.
@@ -161,7 +164,7 @@ def load_dataset(
     _check_arguments(batch_size, validation_split, seed, channels, shuffle_buffer, limit)
     arrays = load_arrays(name, data_dir=data_dir, validation_split=validation_split, seed=seed,
                          image_size=image_size, channels=channels, limit=limit,
-                         skip_bad_files=skip_bad_files, classes=classes)
+                         skip_bad_files=skip_bad_files, classes=classes, verbose=verbose)
     return bundle_from_arrays(arrays, batch_size=batch_size, augment=augment, seed=seed,
                               shuffle_buffer=shuffle_buffer, drop_remainder=drop_remainder)
 
@@ -201,6 +204,7 @@ def load_arrays(
     limit=None,
     skip_bad_files=False,
     classes=None,
+    verbose=0,
 ):
     """Loads a dataset's splits as arrays: `load_dataset` without the pipelines.
 
@@ -211,7 +215,7 @@ def load_arrays(
 
     Args:
         name, data_dir, validation_split, seed, image_size, channels, limit,
-        skip_bad_files, classes: As for `load_dataset`.
+        skip_bad_files, classes, verbose: As for `load_dataset`.
 
     Returns:
         A `DatasetArrays`.
@@ -228,7 +232,7 @@ def load_arrays(
     """
     _check_split_arguments(validation_split, seed, channels, limit)
     image_size = standardize_image_size(image_size)
-    source = _load_source(name, data_dir, image_size, channels, skip_bad_files)
+    source = _load_source(name, data_dir, image_size, channels, skip_bad_files, verbose)
     if classes is not None:
         # The test split is held out from every class first, so a class keeps
         # the same test images whatever other classes are kept.
@@ -247,6 +251,35 @@ def load_arrays(
         image_shape=tuple(int(dim) for dim in train[0].shape[1:]),
         normalization=compute_normalization(train[0]),
         name=source.name,
+    )
+
+
+def resize_arrays(arrays, image_size):
+    """Every split of a `DatasetArrays` resized to `image_size`, its normalization measured again.
+
+    Args:
+        arrays: A `DatasetArrays`.
+        image_size: Target `(height, width)` or an int; bilinear, as
+            `preprocessing.resize_images`.
+
+    Returns:
+        A `DatasetArrays`; `arrays` itself if the size already matches.
+    """
+    image_size = standardize_image_size(image_size)
+    if tuple(arrays.image_shape[:2]) == image_size:
+        return arrays
+
+    def resize(split):
+        return None if split is None else (resize_images(split[0], image_size), split[1])
+
+    train = resize(arrays.train)
+    return dataclasses.replace(
+        arrays,
+        train=train,
+        val=resize(arrays.val),
+        test=resize(arrays.test),
+        image_shape=tuple(int(dim) for dim in train[0].shape[1:]),
+        normalization=compute_normalization(train[0]),
     )
 
 
@@ -297,10 +330,11 @@ def bundle_from_arrays(arrays, *, batch_size=128, augment="default", seed=0, shu
     )
 
 
-def _load_source(name, data_dir, image_size, channels, skip_bad_files):
+def _load_source(name, data_dir, image_size, channels, skip_bad_files, verbose):
     if folders.is_folder_argument(name):
         return sources.load_folder(
-            name, image_size=image_size, channels=channels, skip_bad_files=skip_bad_files
+            name, image_size=image_size, channels=channels, skip_bad_files=skip_bad_files,
+            verbose=verbose,
         )
     if not isinstance(name, str) or not name:
         raise ValueError(

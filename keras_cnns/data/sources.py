@@ -226,7 +226,7 @@ def load_tfds(name, data_dir=None, image_size=None):
     )
 
 
-def load_folder(path, image_size=None, channels=None, skip_bad_files=False):
+def load_folder(path, image_size=None, channels=None, skip_bad_files=False, verbose=0):
     """An image folder (see `keras_cnns.data.folders` for the layouts).
 
     Args:
@@ -236,6 +236,7 @@ def load_folder(path, image_size=None, channels=None, skip_bad_files=False):
         channels: 1 or 3; default: 3 if any image holds colour, else 1.
         skip_bad_files: Leave out unreadable files with a warning instead of
             raising.
+        verbose: 1 shows progress bars while a large folder is scanned and read.
 
     Returns:
         A `SourceArrays`; `test`/`val` are set when the folder has `test/` /
@@ -245,7 +246,7 @@ def load_folder(path, image_size=None, channels=None, skip_bad_files=False):
         ValueError: If the scan finds problems (and `skip_bad_files` is
             False), listing them by path.
     """
-    report = folders.scan_image_folder(path)
+    report = folders.scan_image_folder(path, verbose=verbose)
     folders.check_scan(report, skip_bad_files=skip_bad_files)
     if image_size is None:
         image_size = folders.most_common_size(report)
@@ -255,7 +256,7 @@ def load_folder(path, image_size=None, channels=None, skip_bad_files=False):
     splits = {}
     for split in report.splits:
         records = [r for r in report.records if r.split == split]
-        splits[split] = folders.read_images(records, image_size, channels)
+        splits[split] = folders.read_images(records, image_size, channels, verbose=verbose)
     if "train" not in splits:
         raise ValueError(
             f"Image folder {report.root} has no readable training images "

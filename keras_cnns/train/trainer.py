@@ -22,7 +22,13 @@ import os
 
 import keras
 
-from keras_cnns.data import check_finite, load_dataset
+from keras_cnns.data import (
+    bundle_from_arrays,
+    check_finite,
+    load_arrays,
+    load_dataset,
+    resize_arrays,
+)
 from keras_cnns.registry import get_model, model_info
 from keras_cnns.train import atomic, distributed
 from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint
@@ -328,7 +334,8 @@ def load_bundle(config, *, verbose=1, image_shape=None, drop_remainder=False):
 
     Args:
         config: A `TrainConfig`.
-        verbose: Whether to print a line when images are resized.
+        verbose: Whether to print a line when images are resized (and
+            progress bars while a large image folder is read).
         image_shape: Force this `(height, width, channels)` (e.g. a trained
             model's input); default: the dataset's own shape, resized up to
             the model's `min_input_size` if smaller.
@@ -337,28 +344,31 @@ def load_bundle(config, *, verbose=1, image_shape=None, drop_remainder=False):
     Returns:
         A `DatasetBundle`.
     """
-    options = dict(
+    # Loaded once at the dataset's own size, then resized (training and
+    # evaluation take the same path, so they see the same pixels).
+    arrays = load_arrays(
+        config.dataset,
         data_dir=config.data_dir,
-        batch_size=config.batch_size,
         validation_split=config.validation_split,
         seed=config.seed,
-        augment=config.augment,
+        channels=None if image_shape is None else image_shape[2],
         limit=config.limit,
         classes=config.classes,
-        drop_remainder=drop_remainder,
+        verbose=verbose,
     )
     if image_shape is not None:
-        return load_dataset(config.dataset, image_size=tuple(image_shape[:2]),
-                            channels=image_shape[2], **options)
-    bundle = load_dataset(config.dataset, **options)
-    size = required_image_size(config.model, bundle.image_shape)
-    if size is None:
-        return bundle
-    height, width = bundle.image_shape[:2]
-    _say(f"{config.model} needs inputs of at least {model_info(config.model).min_input_size}"
-         f"x{model_info(config.model).min_input_size}; resizing {config.dataset} from "
-         f"{height}x{width} to {size[0]}x{size[1]}.", verbose)
-    return load_dataset(config.dataset, image_size=size, **options)
+        size = tuple(image_shape[:2])
+    else:
+        size = required_image_size(config.model, arrays.image_shape)
+        if size is not None:
+            min_size = model_info(config.model).min_input_size
+            height, width = arrays.image_shape[:2]
+            _say(f"{config.model} needs inputs of at least {min_size}x{min_size}; resizing "
+                 f"{config.dataset} from {height}x{width} to {size[0]}x{size[1]}.", verbose)
+    if size is not None:
+        arrays = resize_arrays(arrays, size)
+    return bundle_from_arrays(arrays, batch_size=config.batch_size, augment=config.augment,
+                              seed=config.seed, drop_remainder=drop_remainder)
 
 
 def required_image_size(model_name, image_shape):
