@@ -100,6 +100,7 @@ def test_round_trip_of_every_family(name, digits, tmp_path):
     assert report["int8"].details["input"]["dtype"] == "int8"
     assert report["int8"].details["output"]["dtype"] == "int8"
     assert report["int8"].size_bytes < report["float32"].size_bytes
+    assert report["int8"].details["xnnpack_partitions"] >= 1  # XNNPACK's int8 kernels run it
 
     # Plain TensorFlow, no Keras: the serving signature at batch sizes 1 and 7.
     serve = tf.saved_model.load(str(tmp_path / name / "saved_model")).signatures["serving_default"]

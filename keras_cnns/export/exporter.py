@@ -364,6 +364,8 @@ def _tflite_details(content, format, calibration, num_threads):
     if details["flex_ops"]:
         return details
     runner = TFLiteRunner(content, num_threads=num_threads)
+    # 0 means LiteRT's XNNPACK delegate took nothing: the file runs on the slower built-in kernels.
+    details["xnnpack_partitions"] = runner.operators().count("DELEGATE")
     details["input"] = _tensor_facts(runner.input_dtype, runner.input_quantization, runner.input_shape)
     details["output"] = _tensor_facts(runner.output_dtype, runner.output_quantization, runner.output_shape)
     details["weights"] = {"float32": "float32", "float16": "float16 (widened to float32 at load)",
