@@ -1,2 +1,58 @@
-"""Hyperparameter search spaces and search jobs (Keras Tuner). Not built yet:
-see the project's open issue on hyperparameter search."""
+"""Hyperparameter search over depth, width and training with Keras Tuner.
+
+* `tuning.spaces`: the search spaces, Keras Tuner hypermodels that call the
+  project's builders (`ResNetHyperModel`, `VGGHyperModel`,
+  `InceptionHyperModel`), with the training hyperparameters (learning rate,
+  weight decay, batch size, augmentation strength) and conditional ones.
+* `tuning.objectives`: MnasNet's accuracy-latency (or size) trade-off,
+  measured on the exported TFLite model.
+* `tuning.oracles`, `tuning.tuner`: Keras Tuner's oracles and tuner with a
+  time budget, failure handling, checkpoint pruning and per-trial records.
+* `tuning.results`: the results table and plots.
+* `tuning.job`: `run_search(SearchConfig)`, the resumable search job
+  behind `keras-cnns tune` (single process, or Keras Tuner's chief and
+  workers).
+
+The hypermodels also work on their own with any Keras Tuner tuner:
+
+```python
+import keras_tuner
+from keras_cnns.data import load_arrays
+from tuning import VGGHyperModel
+
+data = load_arrays("digits")
+hypermodel = VGGHyperModel(data.image_shape, len(data.class_names), dataset="digits")
+tuner = keras_tuner.RandomSearch(hypermodel, objective="val_accuracy", max_trials=5,
+                                 directory="runs", project_name="vgg-digits")
+tuner.search(*data.train, validation_data=data.val, epochs=3)
+```
+"""
+
+from tuning.job import SearchConfig, SearchResult, run_search
+from tuning.objectives import ResourceConstraint, ResourceScore
+from tuning.spaces import (
+    SPACES,
+    CNNHyperModel,
+    InceptionHyperModel,
+    ResNetHyperModel,
+    VGGHyperModel,
+    get_space,
+    sample_hyperparameters,
+    search_space,
+)
+
+__all__ = [
+    "SPACES",
+    "CNNHyperModel",
+    "InceptionHyperModel",
+    "ResNetHyperModel",
+    "ResourceConstraint",
+    "ResourceScore",
+    "SearchConfig",
+    "SearchResult",
+    "VGGHyperModel",
+    "get_space",
+    "run_search",
+    "sample_hyperparameters",
+    "search_space",
+]
