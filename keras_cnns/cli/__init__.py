@@ -6,6 +6,7 @@ sub-commands to the parser:
 * `zoo`: `models`, `summary`, `tour`.
 * `training`: `train`, `evaluate`.
 * `export`: `export`, `predict`.
+* `tuning`: `tune`.
 
 A command's function takes the parsed arguments and returns the exit status.
 Errors a user can fix (`ValueError`, `RuntimeError`, `FileNotFoundError`)
@@ -20,7 +21,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Modules of this package that add sub-commands, in the order of `--help`.
-COMMAND_MODULES = ("zoo", "training", "export")
+COMMAND_MODULES = ("zoo", "training", "export", "tuning")
 
 
 def build_parser():
