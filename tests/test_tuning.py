@@ -448,3 +448,31 @@ def test_chief_and_two_workers_share_the_trials_and_survive_a_killed_worker(tmp_
     assert {r["worker"] for r in rows} == {"tuner0", "tuner1"}
     assert "Best of 6 trials" in outputs[0][0]  # The chief writes the results.
     assert os.path.exists(out / "final" / "metrics.json")
+
+
+def test_retrain_minutes_become_epochs_from_the_best_trials_time_per_image():
+    import keras_tuner
+
+    from tuning.job import retrain_epochs
+
+    arrays = load_arrays("digits", limit=400, validation_split=0.2)
+    trial = keras_tuner.engine.trial.Trial(keras_tuner.HyperParameters(), trial_id="3")
+    for name, value in (("fastest_epoch_seconds", 2.0), ("train_images", 320)):
+        trial.metrics.register(name)
+        trial.metrics.update(name, value)
+    # 2 s for 320 images: 2.5 s per epoch of the 400 train+validation images.
+    assert retrain_epochs(tiny_search("/tmp/unused", retrain_minutes=1.0), trial, arrays) == 24
+    assert retrain_epochs(tiny_search("/tmp/unused", retrain_minutes=0.01), trial, arrays) == 1
+    assert retrain_epochs(tiny_search("/tmp/unused", retrain_epochs=5), trial, arrays) == 5
+    with pytest.raises(ValueError, match="not both"):
+        tiny_search("/tmp/unused", retrain_epochs=5, retrain_minutes=1.0)
+
+
+def test_the_time_budget_stops_the_search_and_stays_spent_when_run_again(tmp_path):
+    config = tiny_search(tmp_path, max_trials=20, budget_minutes=0.1, limit=300)
+    result = run_search(config, verbose=0)
+    assert 1 <= result.summary["completed"] < 20
+    assert "time budget of 0.1 minutes is spent" in result.summary["stop_reason"]
+    again = run_search(config, verbose=0)
+    assert again.summary["trials"] == result.summary["trials"]
+    assert again.summary["search_seconds"] >= 6

@@ -61,7 +61,7 @@ RUNS_ROOT = "runs"
 # Fields that may change when a job is run again: how long and how far to
 # go, and what to do at the end; the others define the search.
 RESUMABLE_FIELDS = ("max_trials", "budget_minutes", "keep_checkpoints", "max_consecutive_failures",
-                    "retrain_epochs", "export_formats", "data_dir", "out_dir")
+                    "retrain_epochs", "retrain_minutes", "export_formats", "data_dir", "out_dir")
 # Images of the training split used to calibrate an int8 export or constraint.
 CALIBRATION_IMAGES = 256
 ROLES = ("local", "chief", "worker")
@@ -95,6 +95,10 @@ class SearchConfig:
         space_kwargs: Arguments of the space's hypermodel (its ranges).
         retrain_epochs: Retrain the best network on train+validation for
             this many epochs (0: keep its trial checkpoint).
+        retrain_minutes: Instead of `retrain_epochs`: retrain for as many
+            epochs as fit in this many minutes, from the best trial's
+            measured training time per image (its fastest epoch, so the
+            estimate errs long, never short, when an epoch included tracing).
         export_formats: Formats to export the final model to (see
             `keras_cnns.export.export_model`); empty for none.
         data_dir: Where the dataset lives, as for `load_dataset`.
@@ -118,6 +122,7 @@ class SearchConfig:
     fixed: dict = dataclasses.field(default_factory=dict)
     space_kwargs: dict = dataclasses.field(default_factory=dict)
     retrain_epochs: int = 0
+    retrain_minutes: object = None
     export_formats: list = dataclasses.field(default_factory=list)
     data_dir: object = None
     out_dir: object = None
@@ -136,6 +141,17 @@ class SearchConfig:
         _check_int("keep_checkpoints", self.keep_checkpoints, 1)
         _check_int("max_consecutive_failures", self.max_consecutive_failures, 1)
         _check_int("retrain_epochs", self.retrain_epochs, 0)
+        if self.retrain_minutes is not None:
+            if (isinstance(self.retrain_minutes, bool) or not isinstance(self.retrain_minutes, (int, float))
+                    or self.retrain_minutes <= 0):
+                raise ValueError(
+                    f"retrain_minutes must be a positive number or None; received {self.retrain_minutes!r}."
+                )
+            if self.retrain_epochs:
+                raise ValueError(
+                    f"Pass retrain_epochs or retrain_minutes, not both; received retrain_epochs="
+                    f"{self.retrain_epochs} and retrain_minutes={self.retrain_minutes}."
+                )
         if self.budget_minutes is not None and (
                 isinstance(self.budget_minutes, bool) or not isinstance(self.budget_minutes, (int, float))
                 or self.budget_minutes <= 0):
@@ -299,7 +315,7 @@ def run_search(config, *, overwrite=False, verbose=1):
         best_hyperparameters=best.hyperparameters.values,
         test_accuracy=final_metrics["test_accuracy"],
         final_model=os.path.relpath(layout.final_model, config.out_dir),
-        retrained_epochs=config.retrain_epochs,
+        retrained_epochs=retrain_epochs(config, best, arrays),
         export=None if report is None else os.path.relpath(layout.export, config.out_dir),
     )
     atomic.write_json(layout.summary, summary)
@@ -450,7 +466,8 @@ def finish_best(config, layout, hypermodel, tuner, best, arrays, verbose):
         `(test metrics dict, keras.Model)`.
     """
     hp = best.hyperparameters
-    train_config = hypermodel.train_config(hp, epochs=config.retrain_epochs or None)
+    epochs = retrain_epochs(config, best, arrays)
+    train_config = hypermodel.train_config(hp, epochs=epochs or None)
     record = {
         "trial_id": best.trial_id,
         "score": best.score,
@@ -459,7 +476,7 @@ def finish_best(config, layout, hypermodel, tuner, best, arrays, verbose):
         "model_kwargs": train_config.model_kwargs,
         "train_config": train_config.to_dict(),
     }
-    if config.retrain_epochs:
+    if epochs:
         final_config = dataclasses.replace(train_config, validation_split=0.0, out_dir=layout.final,
                                            data_dir=config.data_dir)
         merged = merge_validation(arrays)
@@ -491,6 +508,31 @@ def finish_best(config, layout, hypermodel, tuner, best, arrays, verbose):
     atomic.save_model(model, layout.final_model)
     atomic.write_json(layout.final_metrics, metrics)  # Last: marks the step done.
     return metrics, model
+
+
+def retrain_epochs(config, best, arrays):
+    """Epochs to retrain the best trial's network for: `retrain_epochs`, or
+    what fits in `retrain_minutes` (0: no retraining).
+
+    The estimate scales the trial's fastest epoch (seconds per training
+    image) to the train+validation images; it depends only on what the
+    trial recorded, so a resumed job computes the same number.
+    """
+    if not config.retrain_minutes:
+        return config.retrain_epochs
+    seconds = _metric(best, "fastest_epoch_seconds")
+    images = _metric(best, "train_images")
+    if not seconds or not images:
+        raise RuntimeError(
+            f"Trial {best.trial_id} recorded no epoch time, so retrain_minutes cannot be turned into "
+            "epochs. Pass retrain_epochs instead."
+        )
+    epoch_seconds = seconds / images * (len(arrays.train[1]) + len(arrays.val[1]))
+    return max(1, int(60 * config.retrain_minutes // epoch_seconds))
+
+
+def _metric(trial, name):
+    return trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
 
 
 def merge_validation(arrays):

@@ -61,6 +61,7 @@ class JobOracle:
         if self.stop_reason is None and self.budget_spent():
             self.stop_reason = (f"the time budget of {self.budget_seconds / 60:g} minutes is spent "
                                 f"({self.elapsed_seconds() / 60:.1f} minutes of search)")
+            self.save()  # Records the spent time, so that a rerun stops too.
         if self.stop_reason is not None:
             return {"status": "STOPPED"}
         return super().populate_space(trial_id)

@@ -49,6 +49,7 @@ def _command_tune(args):
         fixed=_json_object("--fixed", args.fixed),
         space_kwargs=_json_object("--space-kwargs", args.space_kwargs),
         retrain_epochs=args.retrain_epochs,
+        retrain_minutes=args.retrain_minutes,
         export_formats=_formats(args.export),
         data_dir=args.data_dir,
         out_dir=args.out,
@@ -145,6 +146,9 @@ def register(commands):
     tune.add_argument("--retrain-epochs", type=int, default=0,
                       help="retrain the best network on train+validation for this many epochs (default: "
                            "keep its trial checkpoint)")
+    tune.add_argument("--retrain-minutes", type=_positive_number,
+                      help="instead of --retrain-epochs: as many epochs as fit in this many minutes, "
+                           "estimated from the best trial's time per image")
     tune.add_argument("--export", metavar="FORMATS",
                       help="export the final model: 'default' (saved_model,float32,int8) or a comma list")
     tune.add_argument("--data-dir", help="where the dataset's files are")
