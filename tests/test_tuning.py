@@ -274,9 +274,10 @@ def test_the_best_network_is_retrained_tested_once_and_exported(random_search):
     report = json.load(open(os.path.join(final, "export", "export_report.json")))
     assert os.path.exists(os.path.join(final, "export", "model_float32.tflite"))
     assert "float32" in json.dumps(report)
-    # Run again: nothing is trained, the same results come back.
+    # Run again: nothing is trained or exported again, the same results come back.
     again = run_search(config, verbose=0)
     assert again.test_accuracy == result.test_accuracy and again.summary["completed"] == 3
+    assert result.export_report is not None and again.export_report is None  # Not exported twice.
 
 
 def test_a_changed_search_in_the_same_folder_is_refused(random_search):

@@ -49,7 +49,7 @@ import numpy as np
 
 from keras_cnns.data import bundle_from_arrays, load_arrays, normalize
 from keras_cnns.data.splits import stratified_sample
-from keras_cnns.train import atomic, build_loss, classification_metrics, train
+from keras_cnns.train import atomic, build_loss, classification_metrics, load_best_model, train
 from tuning import results as results_lib
 from tuning.objectives import ResourceConstraint, ResourceScore, search_objective
 from tuning.oracles import TUNERS, make_oracle
@@ -201,7 +201,8 @@ class SearchResult:
         summary: The content of `summary.json`; None on a worker.
         best_hyperparameters: The best trial's hyperparameter values.
         final_metrics: Test metrics of the final model.
-        export_report: The `ExportReport`, when exported.
+        export_report: The `ExportReport` when this run exported (None when
+            an earlier run of the job did).
     """
 
     role: str
@@ -310,13 +311,13 @@ def run_search(config, *, overwrite=False, verbose=1):
     final_metrics, model = finish_best(config, layout, hypermodel, tuner, best, arrays, verbose)
     report = None
     if config.export_formats:
-        report = export_final(config, layout, model, arrays, final_metrics)
+        report = export_final(config, layout, model, arrays, final_metrics, best, verbose)
     summary.update(
         best_hyperparameters=best.hyperparameters.values,
         test_accuracy=final_metrics["test_accuracy"],
         final_model=os.path.relpath(layout.final_model, config.out_dir),
         retrained_epochs=retrain_epochs(config, best, arrays),
-        export=None if report is None else os.path.relpath(layout.export, config.out_dir),
+        export=os.path.relpath(layout.export, config.out_dir) if config.export_formats else None,
     )
     atomic.write_json(layout.summary, summary)
     _say(f"Best trial {best.trial_id}: validation {summary['best_val_accuracy']:.4f}, test accuracy "
@@ -379,6 +380,10 @@ class JobLayout:
     @property
     def export(self):
         return os.path.join(self.final, "export")
+
+    @property
+    def export_record(self):
+        return os.path.join(self.final, "exported.json")
 
     def clear(self):
         """Deletes the job's own files and folders; leaves anything else in `root`."""
@@ -468,29 +473,32 @@ def finish_best(config, layout, hypermodel, tuner, best, arrays, verbose):
     hp = best.hyperparameters
     epochs = retrain_epochs(config, best, arrays)
     train_config = hypermodel.train_config(hp, epochs=epochs or None)
-    record = {
+    record = json.loads(json.dumps({
         "trial_id": best.trial_id,
         "score": best.score,
         "hyperparameters": hp.values,
         "builder": f"keras_cnns.models.{type(hypermodel).builder.__name__}",
         "model_kwargs": train_config.model_kwargs,
+        "retrain_epochs": epochs,
         "train_config": train_config.to_dict(),
-    }
+    }))
+    if atomic.read_json(layout.final_hyperparameters) not in (None, record):
+        # The final model on disk is another network's (the search went on) or
+        # was trained otherwise: replace it.
+        shutil.rmtree(layout.final)
+    atomic.write_json(layout.final_hyperparameters, record)
     if epochs:
         final_config = dataclasses.replace(train_config, validation_split=0.0, out_dir=layout.final,
                                            data_dir=config.data_dir)
         merged = merge_validation(arrays)
         bundle = bundle_from_arrays(merged, batch_size=final_config.batch_size,
                                     augment=final_config.augment, seed=config.seed)
-        atomic.write_json(layout.final_hyperparameters, record)
         result = train(final_config, bundle=bundle, model_builder=type(hypermodel).builder,
                        verbose=verbose)
         return result.metrics, result.load_model()
 
     saved = atomic.read_json(layout.final_metrics)
-    if saved is not None and saved.get("trial_id") == best.trial_id and os.path.exists(layout.final_model):
-        from keras_cnns.train import load_best_model
-
+    if saved is not None and os.path.exists(layout.final_model):
         return saved, load_best_model(layout.final_model)
     model = tuner.load_model(best)
     test = bundle_from_arrays(arrays, batch_size=train_config.batch_size, augment=None).test
@@ -504,7 +512,6 @@ def finish_best(config, layout, hypermodel, tuner, best, arrays, verbose):
         model_path=os.path.basename(layout.final_model),
         hyperparameters=hp.values,
     )
-    atomic.write_json(layout.final_hyperparameters, record)
     atomic.save_model(model, layout.final_model)
     atomic.write_json(layout.final_metrics, metrics)  # Last: marks the step done.
     return metrics, model
@@ -548,17 +555,28 @@ def calibration_images(arrays, count=CALIBRATION_IMAGES):
     return normalize(images, arrays.normalization)
 
 
-def export_final(config, layout, model, arrays, final_metrics):
-    """Exports the final model with `keras_cnns.export.export_model`."""
+def export_final(config, layout, model, arrays, final_metrics, best, verbose=0):
+    """Exports the final model with `keras_cnns.export.export_model`, once.
+
+    Returns:
+        The `ExportReport`, or None when an earlier run already exported this
+        final model to these formats (`final/exported.json` says so).
+    """
     from keras_cnns.export import export_model
 
+    source = {"trial_id": best.trial_id, "retrained_epochs": retrain_epochs(config, best, arrays),
+              "formats": list(config.export_formats)}
+    if atomic.read_json(layout.export_record) == source and os.path.isdir(layout.export):
+        return None
     test = bundle_from_arrays(arrays, batch_size=128, augment=None).test
-    return export_model(
+    report = export_model(
         model, layout.export, formats=config.export_formats,
         representative_data=calibration_images(arrays), labels=arrays.class_names,
         normalization=final_metrics.get("normalization", arrays.normalization), test_data=test,
-        verify=True,
+        verify=True, verbose=1 if verbose else 0,
     )
+    atomic.write_json(layout.export_record, source)
+    return report
 
 
 def _check_int(name, value, low, optional=False):
