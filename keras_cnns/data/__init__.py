@@ -11,7 +11,9 @@ Modules, from raw files to pipelines:
   statistics, channel conversion, resizing and the NaN check.
 * `augment`: augmentation recipes built from Keras preprocessing layers.
 * `pipeline`: the `tf.data` pipeline over in-memory arrays.
-* `loader`: `load_dataset`, tying it together into a `DatasetBundle`.
+* `loader`: `load_dataset`, tying it together into a `DatasetBundle`;
+  `load_arrays` and `bundle_from_arrays`, its two halves (one load, many
+  pipelines).
 
 Example:
 
