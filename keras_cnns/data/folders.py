@@ -35,6 +35,8 @@ SPLIT_FOLDER_NAMES = {
 }
 # Pillow modes that hold no colour information.
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+# Pillow modes of 16-bit gray levels (0 to 65535).
+_SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 # How many problem paths of each kind an error message lists.
 MAX_LISTED_PATHS = 10
 # Folders with fewer files are scanned and read without a progress bar.
@@ -322,7 +324,15 @@ def read_image(path, channels, image_size=None):
 
 
 def image_to_array(image, channels, image_size=None):
-    """A PIL image as a uint8 `(height, width, channels)` array (see `read_image`)."""
+    """A PIL image as a uint8 `(height, width, channels)` array (see `read_image`).
+
+    16-bit grayscale images (Pillow modes `I;16*`: 16-bit PNG, TIFF, PGM)
+    are scaled to 8 bits (`v / 257`): Pillow's own `convert` clips them at
+    255, which turns them white.
+    """
+    if image.mode in _SIXTEEN_BIT_MODES:
+        levels = np.asarray(image, dtype=np.float64) / 257.0
+        image = Image.fromarray(np.clip(np.rint(levels), 0, 255).astype(np.uint8), "L")
     image = image.convert("L" if channels == 1 else "RGB")
     if image_size is not None and image.size != (image_size[1], image_size[0]):
         image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
