@@ -81,6 +81,15 @@ def test_files_pil_images_and_arrays_of_any_size(exported, tmp_path):
     assert classifier.predict(np.asarray(large_colour)).shape == (1, 10)
 
 
+def test_a_16_bit_png_reads_as_its_8_bit_levels(exported, tmp_path):
+    classifier = TFLiteClassifier(exported["out"], format="float32")
+    digit = exported["pixels"][0, ..., 0]
+    deep = tmp_path / "deep.png"
+    Image.fromarray(digit.astype(np.uint16) * 257).save(deep)  # 255 -> 65535
+    assert Image.open(deep).mode.startswith("I;16")
+    np.testing.assert_allclose(classifier.predict(deep), classifier.predict(digit), atol=1e-6)
+
+
 def test_top_k_names_the_most_probable_classes(exported):
     classifier = TFLiteClassifier(exported["out"], format="float32")
     top = classifier.top_k(exported["pixels"][:3], k=3)
