@@ -25,6 +25,7 @@ from keras_cnns.export import (
     UnsupportedOpsError,
     convert_to_tflite,
     export_model,
+    export_saved_model,
     flex_operators,
     measure_tflite_latency,
 )
@@ -282,6 +283,25 @@ def test_failed_float_verification_is_an_error_and_writes_nothing(trained_lenet,
     assert caught.value.results[0].passed is False
     assert not (tmp_path / "out").exists()
     assert not [entry for entry in os.listdir(tmp_path) if entry.startswith(".")]
+
+
+def test_float16_alone_checks_its_float32_reference_against_keras(trained_lenet, digits, tmp_path,
+                                                                   monkeypatch):
+    x_test, y_test = digits[3], digits[4]
+    test_data = (x_test[:16], y_test[:16])
+    report = export_model(trained_lenet, tmp_path / "fine", formats=("float16",), test_data=test_data,
+                          measure_latency=False)
+    assert report["float16"].passed is True and "checked against the Keras model" in report["float16"].reference
+    # A converter that computes another network in every format: float16 equals its rounded
+    # float32 sibling, so only the check of that sibling against Keras can catch it.
+    other = export_saved_model(keras.models.clone_model(trained_lenet), tmp_path / "other_weights")
+    original_convert = exporter.convert_to_tflite
+    monkeypatch.setattr(exporter, "convert_to_tflite",
+                        lambda saved_model, *args, **kwargs: original_convert(other, *args, **kwargs))
+    with pytest.raises(ExportVerificationError, match="float16: its float32 reference .* differs from the Keras"):
+        export_model(trained_lenet, tmp_path / "wrong", formats=("float16",), test_data=test_data,
+                     measure_latency=False)
+    assert not (tmp_path / "wrong").exists()
 
 
 # ------------------------------------------------------------ interrupted exports

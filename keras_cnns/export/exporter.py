@@ -336,12 +336,31 @@ def _verify_format(result, saved_model, contents, source, keras_outputs, to_grap
         checks.judge_float(result, outputs, keras_outputs, labels, keras_outputs)
     elif result.format == "float16":
         result.reference = "float32 TFLite file with its constants rounded to float16"
-        float32 = contents.get("float32") or convert_to_tflite(saved_model, "float32", allow_flex_ops=allow_flex_ops)
+        float32 = contents.get("float32")
+        if float32 is None:
+            float32 = convert_to_tflite(saved_model, "float32", allow_flex_ops=allow_flex_ops)
         reference = TFLiteRunner(round_constants_to_float16(float32), num_threads=num_threads).run(images)
         checks.judge_float(result, outputs, reference, labels, keras_outputs)
+        if "float32" not in contents:
+            # No verification of an exported float32 file vouches for the reference: check here that,
+            # unrounded, it gives the Keras model's answers (else a converter that computes something
+            # else in both formats would pass).
+            result.reference = ("float32 TFLite file (not exported; checked against the Keras model here) "
+                                "with its constants rounded to float16")
+            _check_float16_reference(result, TFLiteRunner(float32, num_threads=num_threads).run(images),
+                                     keras_outputs)
     else:
         result.reference = "Keras model"
         checks.judge_quantized(result, outputs, labels, keras_outputs, min_agreement)
+
+
+def _check_float16_reference(result, float32_outputs, keras_outputs):
+    passed, difference, ratio = checks.compare_float(float32_outputs, keras_outputs)
+    if not passed:
+        result.passed = False
+        result.note = (f"its float32 reference (the same SavedModel converted without quantization) differs "
+                       f"from the Keras model by up to {difference:.3g} ({ratio:.3g}x the allowed 1e-4 + "
+                       "1e-4|y|), so neither file computes the Keras model")
 
 
 def _format_latency(result, saved_model, contents, to_graph_input, image_shape, num_threads):
@@ -409,7 +428,9 @@ def _verification_facts(verify, source, min_agreement, num_threads):
 def _failure_message(failed):
     lines = []
     for result in failed:
-        if result.format in checks.FLOAT_FORMATS:
+        if result.note:
+            lines.append(f"{result.format}: {result.note}")
+        elif result.format in checks.FLOAT_FORMATS:
             lines.append(f"{result.format}: largest output difference {result.max_abs_diff:.3g} against the "
                          f"{result.reference} ({result.tolerance_ratio:.3g}x the allowed 1e-4 + 1e-4|y|)")
         else:
