@@ -84,7 +84,7 @@ def main(argv=None):
             source.model, os.path.join(folder, "export"), formats=FORMATS,
             representative_data=source.calibration, test_data=(source.test_images, source.test_labels),
             labels=source.class_names, normalization=source.normalization, min_quantized_agreement=None,
-            measure_latency=False,
+            max_quantized_accuracy_drop=None, measure_latency=False,
         )
         results["formats"] = format_rows(report)
         files = int8_variants(report, source, folder)

@@ -29,7 +29,7 @@ from keras_cnns.export import (
     flex_operators,
     measure_tflite_latency,
 )
-from keras_cnns.export import exporter, staging
+from keras_cnns.export import exporter, staging, verify
 from keras_cnns.export.source import take_examples
 from keras_cnns.inference import TFLiteRunner, check_sha256, read_model_card, sha256_file
 
@@ -151,6 +151,9 @@ def test_model_card_and_report_describe_the_files(lenet_export, digits):
     assert card["formats"]["float32"]["accuracy"] == report["float32"].accuracy
     assert card["versions"]["tensorflow"] == tf.__version__
     assert card["command"].startswith("keras_cnns.export.export_model(")
+    assert "at most 2 points below the Keras model's" in card["verification"]["quantized_formats"]
+    assert card["formats"]["int8"]["accuracy_drop_vs_keras"] == pytest.approx(
+        report.keras["accuracy"] - report["int8"].accuracy)
     # Every file but the card itself is listed with its SHA-256, and nothing else is.
     files = {os.path.relpath(os.path.join(root, name), out).replace(os.sep, "/")
              for root, _, names in os.walk(out) for name in names}
@@ -302,6 +305,25 @@ def test_float16_alone_checks_its_float32_reference_against_keras(trained_lenet,
         export_model(trained_lenet, tmp_path / "wrong", formats=("float16",), test_data=test_data,
                      measure_latency=False)
     assert not (tmp_path / "wrong").exists()
+
+
+def test_a_quantized_file_that_loses_accuracy_fails_despite_high_agreement():
+    labels = np.arange(100) % 10
+    keras_outputs = np.eye(10, dtype=np.float32)[labels]  # Keras: every image right
+    quantized = keras_outputs.copy()
+    quantized[:5] = np.roll(quantized[:5], 1, axis=-1)  # 5 images wrong: agreement 0.95, 5 points lost
+    result = verify.judge_quantized(verify.FormatResult("int8", "model_int8.tflite"), quantized, labels,
+                                    keras_outputs)
+    assert result.agreement == pytest.approx(0.95) and result.accuracy_drop == pytest.approx(0.05)
+    assert result.passed is False
+    message = exporter._failure_message([result])
+    assert "5.00 points below Keras" in message and "at most 2 points below" in message
+    lenient = verify.judge_quantized(verify.FormatResult("int8", "model_int8.tflite"), quantized, labels,
+                                     keras_outputs, max_accuracy_drop=0.05)
+    assert lenient.passed is True
+    unlabelled = verify.judge_quantized(verify.FormatResult("int8", "model_int8.tflite"), quantized, None,
+                                        keras_outputs)
+    assert unlabelled.passed is True and unlabelled.accuracy_drop is None
 
 
 # ------------------------------------------------------------ interrupted exports

@@ -16,6 +16,8 @@ def _command_export(args):
         calibration_size=args.calibration_size,
         fold_normalization=args.fold_normalization,
         min_quantized_agreement=None if args.min_quantized_agreement < 0 else args.min_quantized_agreement,
+        max_quantized_accuracy_drop=(None if args.max_quantized_accuracy_drop < 0
+                                     else args.max_quantized_accuracy_drop),
         num_threads=args.threads,
         name=args.name,
         command=_export_command(args),
@@ -30,7 +32,8 @@ def _export_command(args):
     """The export command line, every option spelled out, as the card records it."""
     words = ["keras-cnns", "export", args.model, "--out", args.out, "--formats", args.formats,
              "--calibration-size", str(args.calibration_size),
-             "--min-quantized-agreement", str(args.min_quantized_agreement)]
+             "--min-quantized-agreement", str(args.min_quantized_agreement),
+             "--max-quantized-accuracy-drop", str(args.max_quantized_accuracy_drop)]
     for flag, value in (("--threads", args.threads), ("--name", args.name)):
         if value is not None:
             words += [flag, str(value)]
@@ -58,7 +61,7 @@ def register(commands):
         "export", help="export a trained model to SavedModel and TFLite, verified",
         description="Exports a run directory (or a .keras file) as a SavedModel and TFLite files, runs each "
                     "on the run's held-out test images and compares it with the Keras model (float formats "
-                    "within 1e-4, quantized ones by top-1 agreement and accuracy), then writes "
+                    "within 1e-4, quantized ones by top-1 agreement and accuracy drop), then writes "
                     "model_card.json (SHA-256 of every file) and export_report.json. A file that fails "
                     "verification is an error and nothing is written. int8 is calibrated on the run's "
                     "training images.",
@@ -78,6 +81,9 @@ def register(commands):
     export.add_argument("--no-verify", action="store_true", help="skip running and comparing the files")
     export.add_argument("--min-quantized-agreement", type=float, default=0.9,
                         help="least top-1 agreement with Keras for int8/dynamic (default 0.9; -1: report only)")
+    export.add_argument("--max-quantized-accuracy-drop", type=float, default=0.02,
+                        help="most test accuracy int8/dynamic may lose against Keras, as a fraction "
+                             "(default 0.02: 2 points; -1: report only)")
     export.add_argument("--threads", type=int, help="LiteRT interpreter threads (default 1)")
     export.add_argument("--name", help="model name for the card (default: the folder name)")
     export.set_defaults(run=_command_export)

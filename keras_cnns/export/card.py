@@ -102,6 +102,8 @@ def format_entry(result):
         verified=result.passed,
         latency_ms_per_image=result.latency_ms,
     )
+    if result.accuracy_drop is not None:
+        entry["accuracy_drop_vs_keras"] = result.accuracy_drop
     if result.max_abs_diff_to_keras is not None:
         entry["max_abs_diff_to_unrounded_keras"] = result.max_abs_diff_to_keras
     if result.note:

@@ -129,7 +129,8 @@ class ExportReport:
 def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data=None, labels=None,
                  normalization=None, test_data=None, allow_flex_ops=False, verify=True,
                  calibration_size=DEFAULT_CALIBRATION_SIZE, fold_normalization=False,
-                 min_quantized_agreement=checks.DEFAULT_MIN_QUANTIZED_AGREEMENT, measure_latency=True,
+                 min_quantized_agreement=checks.DEFAULT_MIN_QUANTIZED_AGREEMENT,
+                 max_quantized_accuracy_drop=checks.DEFAULT_MAX_QUANTIZED_ACCURACY_DROP, measure_latency=True,
                  num_threads=None, name=None, command=None, verbose=0):
     """Exports a Keras classifier to SavedModel and TFLite, verifies every file, writes a model card.
 
@@ -160,6 +161,9 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
             scale.
         min_quantized_agreement: Least top-1 agreement with Keras a
             `dynamic` / `int8` file must reach; None to only report it.
+        max_quantized_accuracy_drop: Most test accuracy (a fraction: 0.02
+            is 2 points) a `dynamic` / `int8` file may lose against the
+            Keras model; None to only report it.
         measure_latency: Time each format at batch 1 for the report.
         num_threads: LiteRT interpreter threads for verification and timing.
         name: Name in the card; default: the export folder's name.
@@ -237,7 +241,7 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
                                  num_images=len(keras_outputs))
             for result in results:
                 _verify_format(result, saved_model, contents, source, keras_outputs, to_graph_input,
-                               allow_flex_ops, min_quantized_agreement, num_threads)
+                               allow_flex_ops, min_quantized_agreement, max_quantized_accuracy_drop, num_threads)
             failed = [result for result in results if result.passed is False]
             if failed:
                 raise checks.ExportVerificationError(_failure_message(failed), results)
@@ -249,7 +253,8 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
                                                     image_shape, num_threads)
         if SAVED_MODEL not in formats:
             shutil.rmtree(saved_model)
-        verification = _verification_facts(verify, source, min_quantized_agreement, num_threads)
+        verification = _verification_facts(verify, source, min_quantized_agreement, max_quantized_accuracy_drop,
+                                           num_threads)
         report = ExportReport(out_dir=out_dir, results=results, keras=keras_summary, verification=verification)
         atomic.write_json(os.path.join(staging, EXPORT_REPORT_FILE),
                           {**report.to_dict(), "command": command, "created_utc": _now()})
@@ -316,7 +321,7 @@ def _graph_to_export(source, fold):
 
 
 def _verify_format(result, saved_model, contents, source, keras_outputs, to_graph_input, allow_flex_ops,
-                   min_agreement, num_threads):
+                   min_agreement, max_accuracy_drop, num_threads):
     images, labels = to_graph_input(source.test_images), source.test_labels
     if result.format == SAVED_MODEL:
         result.reference = "Keras model"
@@ -351,7 +356,7 @@ def _verify_format(result, saved_model, contents, source, keras_outputs, to_grap
                                      keras_outputs)
     else:
         result.reference = "Keras model"
-        checks.judge_quantized(result, outputs, labels, keras_outputs, min_agreement)
+        checks.judge_quantized(result, outputs, labels, keras_outputs, min_agreement, max_accuracy_drop)
 
 
 def _check_float16_reference(result, float32_outputs, keras_outputs):
@@ -409,7 +414,7 @@ def _saved_model_details(image_shape):
             "loads_with": "tf.saved_model.load (no Keras needed)"}
 
 
-def _verification_facts(verify, source, min_agreement, num_threads):
+def _verification_facts(verify, source, min_agreement, max_accuracy_drop, num_threads):
     if not verify:
         return {"run": False}
     return {
@@ -419,7 +424,7 @@ def _verification_facts(verify, source, min_agreement, num_threads):
                    "the test_data passed to export_model"),
         "float_formats": checks.FLOAT_RULE + "; saved_model and float32 against the Keras model, "
                          "float16 against the float32 TFLite file with float16-rounded constants",
-        "quantized_formats": checks.QUANTIZED_RULE.format(min_agreement=min_agreement),
+        "quantized_formats": checks.quantized_rule(min_agreement, max_accuracy_drop),
         "tolerance": {"absolute": checks.FLOAT_TOLERANCE, "relative": checks.FLOAT_TOLERANCE},
         "interpreter": f"ai_edge_litert Interpreter (XNNPACK), {num_threads or 1} thread(s)",
     }
@@ -434,13 +439,16 @@ def _failure_message(failed):
             lines.append(f"{result.format}: largest output difference {result.max_abs_diff:.3g} against the "
                          f"{result.reference} ({result.tolerance_ratio:.3g}x the allowed 1e-4 + 1e-4|y|)")
         else:
-            lines.append(f"{result.format}: top-1 agreement with Keras {result.agreement:.4f}, below the "
-                         "required minimum")
+            drop = "" if result.accuracy_drop is None else (
+                f", test accuracy {result.accuracy:.4f} ({result.accuracy_drop * 100:.2f} points below Keras)")
+            lines.append(f"{result.format}: top-1 agreement with Keras {result.agreement:.4f}{drop}; required: "
+                         f"{result.rule}")
     return ("Export verification failed, so nothing was written: " + "; ".join(lines) + ". A float "
             "mismatch means the converted graph computes something else than the Keras model (an "
             "unsupported layer or a converter bug); a quantized one, usually too few or unrepresentative "
             "calibration images (representative_data) or an untrained model (pass "
-            "min_quantized_agreement=None to only report it).")
+            "min_quantized_agreement=None and max_quantized_accuracy_drop=None, or --min-quantized-agreement "
+            "-1 and --max-quantized-accuracy-drop -1, to only report them).")
 
 
 def _image_shape(model):
