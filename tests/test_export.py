@@ -151,6 +151,7 @@ def test_model_card_and_report_describe_the_files(lenet_export, digits):
     assert card["formats"]["float32"]["accuracy"] == report["float32"].accuracy
     assert card["versions"]["tensorflow"] == tf.__version__
     assert card["command"].startswith("keras_cnns.export.export_model(")
+    assert card["verification"]["images"] == "the test_data passed to export_model"
     assert "at most 2 points below the Keras model's" in card["verification"]["quantized_formats"]
     assert card["formats"]["int8"]["accuracy_drop_vs_keras"] == pytest.approx(
         report.keras["accuracy"] - report["int8"].accuracy)
@@ -434,6 +435,13 @@ def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
     assert card["formats"]["int8"]["calibration_images"] == 120
     assert card["keras"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     assert card["command"].startswith(f"keras-cnns export {run_dir} --out {out} --formats saved_model,float32,int8")
+    assert card["verification"]["images"] == "the run's test split, prepared as in training"
+    # Data given explicitly wins over the run's, and the card says which was used.
+    x_test, y_test = take_examples(load_dataset("digits", augment=None).test)
+    report = export_model(run_dir, tmp_path / "own_images", formats=("saved_model",),
+                          test_data=(x_test[:20], y_test[:20]), measure_latency=False)
+    assert report.verification["images"] == "the test_data passed to export_model"
+    assert report.verification["num_images"] == 20 and report.card["dataset"]["name"] == "digits"
 
     image = tmp_path / "digit.png"
     Image.fromarray(np.kron(np.eye(8, dtype=np.uint8) * 255, np.ones((9, 9), np.uint8))).save(image)

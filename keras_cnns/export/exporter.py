@@ -420,8 +420,7 @@ def _verification_facts(verify, source, min_agreement, max_accuracy_drop, num_th
     return {
         "run": True,
         "num_images": len(source.test_images),
-        "images": ("the run's test split, prepared as in training" if source.dataset else
-                   "the test_data passed to export_model"),
+        "images": source.test_origin,
         "float_formats": checks.FLOAT_RULE + "; saved_model and float32 against the Keras model, "
                          "float16 against the float32 TFLite file with float16-rounded constants",
         "quantized_formats": checks.quantized_rule(min_agreement, max_accuracy_drop),

@@ -37,6 +37,7 @@ class ExportSource:
         calibration: Calibration images (model input scale), or None.
         test_images: Verification images (model input scale), or None.
         test_labels: Their labels, or None.
+        test_origin: Where the verification images came from, in words.
     """
 
     model: object
@@ -48,6 +49,7 @@ class ExportSource:
     calibration: object = None
     test_images: object = None
     test_labels: object = None
+    test_origin: str = None
 
 
 def resolve_source(model, *, labels=None, normalization=None, representative_data=None, test_data=None,
@@ -104,6 +106,7 @@ def resolve_source(model, *, labels=None, normalization=None, representative_dat
         source.calibration = representative_data
     if test_data is not None:
         source.test_images, source.test_labels = take_examples(test_data)
+        source.test_origin = "the test_data passed to export_model"
     wants_calibration = need_calibration and source.calibration is None
     wants_test = need_test and source.test_images is None
     if config is not None and (wants_calibration or wants_test):
@@ -216,6 +219,7 @@ def _load_run_data(source, config, metrics, calibration_size, wants_calibration,
         source.calibration = take_images(bundle.train, calibration_size)
     if wants_test:
         source.test_images, source.test_labels = take_examples(bundle.test)
+        source.test_origin = "the run's test split, prepared as in training"
 
 
 def _same_normalization(first, second, tolerance=1e-5):
