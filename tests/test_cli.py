@@ -31,7 +31,8 @@ def test_summary_and_its_error():
 
 
 def test_every_command_has_help_with_an_example():
-    for command in ["models", "summary", "tour", "train", "evaluate", "export", "predict", "tune"]:
+    for command in ["models", "summary", "tour", "train", "evaluate", "export", "predict", "tune", "visualize",
+                    "finetune"]:
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "Example: keras-cnns" in result.stdout
 

@@ -5,6 +5,7 @@ sub-commands to the parser:
 
 * `zoo`: `models`, `summary`, `tour`.
 * `training`: `train`, `evaluate`.
+* `inspect`: `visualize`, `finetune`.
 * `export`: `export`, `predict`.
 * `tuning`: `tune`.
 
@@ -21,7 +22,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Modules of this package that add sub-commands, in the order of `--help`.
-COMMAND_MODULES = ("zoo", "training", "export", "tuning")
+COMMAND_MODULES = ("zoo", "training", "export", "tuning", "inspect")
 
 
 def build_parser():

@@ -24,8 +24,14 @@ def _command_models(args):
 
 
 def _build_for_summary(args):
+    import os
+
     import keras_cnns
 
+    if os.path.exists(args.model):
+        from keras_cnns.inspect import load_trained
+
+        return load_trained(args.model).model
     kwargs = {}
     if args.input_shape:
         kwargs["input_shape"] = args.input_shape
@@ -35,8 +41,10 @@ def _build_for_summary(args):
 
 
 def _command_summary(args):
+    from keras_cnns.inspect import layer_table
+
     model = _build_for_summary(args)
-    model.summary(line_length=110)
+    print(layer_table(model))
     return 0
 
 
@@ -77,11 +85,13 @@ def register(commands):
     models.set_defaults(run=_command_models)
 
     summary = commands.add_parser(
-        "summary", help="layer-by-layer summary of one network",
-        description="Builds one registered network and prints its layers, output shapes and parameters.",
+        "summary", help="layer table of one network: shapes, parameters, MACs, receptive fields",
+        description="Builds one registered network (or loads a run directory or .keras file) and prints "
+                    "every layer's output shape, parameters, multiply-accumulates, receptive field and "
+                    "effective stride, with totals.",
         epilog="Example: keras-cnns summary resnet20 --input-shape 28,28,1 --classes 10",
     )
-    summary.add_argument("model", help="a registered name (see `keras-cnns models`)")
+    summary.add_argument("model", help="a registered name (see `keras-cnns models`), a run directory or a .keras file")
     summary.add_argument("--input-shape", type=parse_shape, help="HEIGHT,WIDTH,CHANNELS (default: the model's)")
     summary.add_argument("--classes", type=int, help="number of classes (default: the model's)")
     summary.set_defaults(run=_command_summary)

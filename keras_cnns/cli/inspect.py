@@ -1,0 +1,110 @@
+"""Commands about seeing inside a network and transfer learning: `visualize`, `finetune`."""
+
+# As `keras_cnns.inspect.KINDS` (not imported here: `--help` stays free of TensorFlow).
+VISUALIZE_KINDS = ("feature-maps", "filters", "gradcam")
+
+
+def _command_visualize(args):
+    from keras_cnns.inspect import visualize
+
+    layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
+    paths = visualize(args.model, args.image, kind=args.kind, out_dir=args.out, layers=layers,
+                      class_index=args.class_index)
+    for path in paths:
+        print(f"Wrote {path}")
+    return 0
+
+
+def _command_finetune(args):
+    from keras_cnns.transfer import fine_tune
+
+    fields = {
+        key: value
+        for key, value in {
+            "dataset": args.dataset,
+            "classes": _classes(args.classes),
+            "limit": args.limit,
+            "head_epochs": args.head_epochs,
+            "fine_tune_epochs": args.epochs,
+            "unfreeze_blocks": args.unfreeze_blocks,
+            "learning_rate": args.lr,
+            "fine_tune_learning_rate": args.fine_tune_lr,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "image_size": args.image_size,
+            "data_dir": args.data_dir,
+            "out_dir": args.out,
+        }.items()
+        if value is not None
+    }
+    if args.no_augment:
+        fields["augment"] = None
+    result = fine_tune(source=args.source, overwrite=args.overwrite, **fields)
+    for phase in result.metrics["fine_tune"]["phases"]:
+        blocks = ", ".join(phase["unfrozen_blocks"]) or "none (head only)"
+        print(f"{phase['phase']}: test accuracy {phase['test_accuracy']:.4f}, "
+              f"{phase['trainable_params']:,} trainable parameters, blocks trained: {blocks}")
+    print(f"\nTest accuracy {result.test_accuracy:.4f} ({result.metrics['fine_tune']['chosen_phase']}); "
+          f"fine-tuning directory: {result.out_dir}")
+    return 0
+
+
+def _classes(text):
+    if text is None:
+        return None
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    return [int(item) if item.lstrip("-").isdigit() else item for item in items]
+
+
+def register(commands):
+    """Adds `visualize` and `finetune` to the sub-command parsers."""
+    visualize = commands.add_parser(
+        "visualize", help="feature maps, filters or Grad-CAM of a trained network, as PNG files",
+        description="Writes PNG pictures of what a trained network computes: the feature maps of "
+                    "chosen layers for an image, the first layer's kernels and the input patterns "
+                    "deeper filters respond to most (gradient ascent), or a Grad-CAM heat map of "
+                    "where the evidence for a class lies (the last convolutional layer is found "
+                    "automatically). Prints the paths written. Needs the TensorFlow or JAX backend "
+                    "for filters and Grad-CAM.",
+        epilog="Example: keras-cnns visualize runs/r20 test:0 --kind gradcam",
+    )
+    visualize.add_argument("model", help="a run directory or a .keras file")
+    visualize.add_argument("image", nargs="?",
+                           help="an image file, or test:N for the N-th test image of the run's dataset "
+                                "(not needed for --kind filters)")
+    visualize.add_argument("--kind", choices=VISUALIZE_KINDS, default="gradcam", help="what to draw (default: gradcam)")
+    visualize.add_argument("--layers", help="comma-separated layer names (default: chosen automatically)")
+    visualize.add_argument("--class-index", type=int, help="Grad-CAM: class to explain (default: predicted)")
+    visualize.add_argument("--out", help="folder for the PNG files (default: visualize/ next to the model)")
+    visualize.set_defaults(run=_command_visualize)
+
+    finetune = commands.add_parser(
+        "finetune", help="fine-tune a trained network on a new, small dataset",
+        description="Transfer learning in two phases: the trained network's classifier is replaced "
+                    "by a new one for the new classes, which trains alone while the backbone is "
+                    "frozen; then the top blocks of the backbone train too, at a tenth of the "
+                    "learning rate. Batch norm stays in inference mode. SOURCE is a run directory, "
+                    "a .keras file, or vgg16/vgg19/resnet50/resnet101/resnet152 for ImageNet weights. "
+                    "Writes a run directory per phase and the better model in --out; rerunning "
+                    "resumes.",
+        epilog="Example: keras-cnns finetune runs/r20-five --dataset fashion_mnist --classes 5,6,7,8,9 "
+               "--limit 500 --out runs/ft",
+    )
+    finetune.add_argument("source", help="run directory, .keras file, or an ImageNet network name")
+    finetune.add_argument("--dataset", help="the new dataset (default: fashion_mnist)")
+    finetune.add_argument("--classes", help="comma-separated labels or names to keep, e.g. 5,6,7,8,9")
+    finetune.add_argument("--limit", type=int, help="labelled images to use (training plus validation)")
+    finetune.add_argument("--head-epochs", type=int, help="epochs of phase 1, backbone frozen (default 20)")
+    finetune.add_argument("--epochs", type=int, help="epochs of phase 2, top blocks trained (default 20)")
+    finetune.add_argument("--unfreeze-blocks", type=int, help="blocks trained in phase 2 (default 1)")
+    finetune.add_argument("--lr", type=float, help="phase 1 learning rate (default 0.01, Adam)")
+    finetune.add_argument("--fine-tune-lr", type=float, help="phase 2 learning rate (default lr / 10)")
+    finetune.add_argument("--batch-size", type=int, help="default 32")
+    finetune.add_argument("--seed", type=int)
+    finetune.add_argument("--image-size", type=int, help="ImageNet sources: image size (default: the data's, "
+                                                         "at least 32)")
+    finetune.add_argument("--data-dir", help="where the dataset's files are")
+    finetune.add_argument("--no-augment", action="store_true", help="turn data augmentation off")
+    finetune.add_argument("--out", help="fine-tuning directory (default: runs/finetune-SOURCE-DATASET)")
+    finetune.add_argument("--overwrite", action="store_true", help="start over in an existing directory")
+    finetune.set_defaults(run=_command_finetune)
