@@ -1,6 +1,7 @@
 """TFLiteClassifier: any image in, the exported model's probabilities out; clear errors for bad input."""
 
 import shutil
+import warnings
 
 import keras
 import numpy as np
@@ -119,11 +120,25 @@ def test_bad_input_gets_a_clear_error(exported, images, error, message):
         classifier.predict(images)
 
 
+def test_pixels_scaled_to_0_1_get_a_warning(exported):
+    classifier = TFLiteClassifier(exported["out"], format="float32")
+    scaled = np.full((2, 32, 32, 1), 0.25)
+    scaled[0, 0, 0, 0] = 1.0
+    with pytest.warns(UserWarning, match=r"shape \(2, 32, 32, 1\)\) holds floats in \[0.25, 1\].*multiply them by 255"):
+        classifier.predict(scaled)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        classifier.predict(exported["pixels"][:2].astype(np.float32))  # [0, 255] floats: no warning
+        classifier.predict(np.zeros((32, 32)))  # an all-black image: no warning
+
+
 def test_a_file_that_is_not_an_image_is_named(exported, tmp_path):
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     with pytest.raises(ValueError, match=r"notes.png is not an image file"):
         TFLiteClassifier(exported["out"]).predict([str(text)])
+    with pytest.raises(ValueError, match=r"is a folder, not an image file"):
+        TFLiteClassifier(exported["out"]).predict(tmp_path)
 
 
 def test_without_a_card_normalization_must_be_given(exported, tmp_path):

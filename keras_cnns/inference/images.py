@@ -14,6 +14,7 @@ Normalization (and int8 quantization) come after, in `TFLiteClassifier`.
 """
 
 import os
+import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -40,7 +41,7 @@ def to_pixel_batch(images, image_shape):
 
     Raises:
         FileNotFoundError: If a path names no file.
-        ValueError: For a file that is not an image, an array of an
+        ValueError: For a folder or a file that is not an image, an array of an
             unsupported rank or channel count, an empty batch, or pixels
             that are NaN, infinite or outside `[0, 255]`; the message names
             the file or the shape.
@@ -73,10 +74,12 @@ def read_image_file(path, image_shape):
 
     Raises:
         FileNotFoundError: If there is no file at `path`.
-        ValueError: If the file is not an image Pillow can decode.
+        ValueError: If `path` is a folder, or a file Pillow cannot decode.
     """
     height, width, channels = image_shape
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, not an image file. Pass the image files in it (e.g. {path}/*.png).")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No image file at {path}. Check the path.")
     try:
@@ -155,4 +158,13 @@ def _check_pixels(batch, where, shape):
             f"{float(high):.3g}], outside the pixel range [0, 255]. Pass raw pixels: the "
             "classifier applies the model's normalization itself (an array that is already "
             "normalized can go to TFLiteRunner.run)."
+        )
+    if np.issubdtype(batch.dtype, np.floating) and 0 < high <= 1:
+        # Pixels scaled to [0, 1] (x / 255, or PIL -> tf.image.convert_image_dtype) are the common
+        # mistake; read as [0, 255] they are a black image, and the predictions are silently wrong.
+        warnings.warn(
+            f"{where.capitalize()} (shape {shape}) holds floats in [{float(low):.3g}, {float(high):.3g}]: "
+            "pixels are read in [0, 255], so this is a nearly black image. If the pixels were scaled "
+            "to [0, 1], multiply them by 255.",
+            stacklevel=5,
         )
