@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_cnns  # noqa: E402
-from keras_cnns.data import load_dataset  # noqa: E402
+from keras_cnns.data import denormalize, load_dataset  # noqa: E402
 from keras_cnns.export import convert_to_tflite, export_model, measure_latency, measure_tflite_latency  # noqa: E402
 from keras_cnns.export.card import library_versions  # noqa: E402
 from keras_cnns.export.source import resolve_source, take_examples  # noqa: E402
@@ -185,8 +185,7 @@ def single_image_latency(source, report, setup):
     serve = tf.saved_model.load(report.path("saved_model")).signatures["serving_default"]
     image_tensor = tf.constant(image)
     classifier = TFLiteClassifier(report.out_dir, format="int8")
-    mean, std = (np.asarray(source.normalization[key], np.float32) for key in ("mean", "std"))
-    pixels = np.clip(np.rint((image * std + mean) * 255.0), 0, 255).astype(np.uint8)
+    pixels = np.clip(np.rint(denormalize(image, source.normalization)), 0, 255).astype(np.uint8)
     cases = {
         "Keras, direct call model(x)": lambda: model(image, training=False),
         "Keras, model.predict(x)": lambda: model.predict(image, verbose=0),

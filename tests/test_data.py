@@ -19,6 +19,7 @@ from keras_cnns.data import (
     DatasetUnavailableError,
     build_augmentation,
     check_finite,
+    denormalize,
     load_dataset,
     normalize,
     read_idx,
@@ -263,6 +264,16 @@ def test_normalize_is_one_formula_for_numpy_and_tensors():
     np.testing.assert_allclose(from_tensor, from_numpy, rtol=1e-6)
     with pytest.raises(ValueError, match="3 channels"):
         normalize(np.zeros((1, 2, 2, 3)), normalization)
+
+
+def test_denormalize_inverts_normalize():
+    normalization = {"mean": [0.2, 0.5, 0.7], "std": [0.3, 0.25, 0.1]}
+    pixels = np.random.default_rng(0).integers(0, 256, size=(2, 3, 3, 3)).astype(np.float32)
+    restored = denormalize(normalize(pixels, normalization), normalization)
+    assert restored.dtype == np.float32
+    np.testing.assert_allclose(restored, pixels, atol=1e-3)
+    with pytest.raises(ValueError, match="1 channels"):
+        denormalize(np.zeros((1, 2, 2, 1)), normalization)
 
 
 def test_pipeline_images_equal_normalize_of_file_pixels(tmp_path):

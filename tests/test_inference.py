@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import keras_cnns
-from keras_cnns.data import load_dataset
+from keras_cnns.data import denormalize, load_dataset
 from keras_cnns.export import export_model
 from keras_cnns.export.source import take_examples
 from keras_cnns.inference import TFLiteClassifier, TFLiteRunner
@@ -30,8 +30,7 @@ def exported(tmp_path_factory):
     export_model(model, out, formats=("float32", "int8"), representative_data=x_train[:100],
                  test_data=(x_test, y_test), labels=bundle.class_names, normalization=bundle.normalization,
                  measure_latency=False)
-    mean, std = (np.asarray(bundle.normalization[key], np.float32) for key in ("mean", "std"))
-    pixels = np.clip(np.rint((x_test * std + mean) * 255.0), 0, 255).astype(np.uint8)
+    pixels = np.clip(np.rint(denormalize(x_test, bundle.normalization)), 0, 255).astype(np.uint8)
     return dict(model=model, out=out, pixels=pixels, x_test=x_test, y_test=y_test, bundle=bundle)
 
 

@@ -48,6 +48,7 @@ from keras_cnns.data.loader import (  # noqa: E402
 from keras_cnns.data.preprocessing import (  # noqa: E402
     check_finite,
     compute_normalization,
+    denormalize,
     normalize,
 )
 from keras_cnns.data.sources import (  # noqa: E402
@@ -68,6 +69,7 @@ __all__ = [
     "bundle_from_arrays",
     "check_finite",
     "compute_normalization",
+    "denormalize",
     "load_arrays",
     "load_dataset",
     "resize_arrays",

@@ -62,6 +62,32 @@ def normalize(images, normalization):
     return (pixels / 255.0 - mean) / std
 
 
+def denormalize(images, normalization):
+    """The inverse of `normalize`: network inputs back to pixels in `[0, 255]`.
+
+    Args:
+        images: Normalized images (numpy or array-like), channels last.
+        normalization: The dict they were normalized with.
+
+    Returns:
+        Float32 numpy pixels `(images * std + mean) * 255`, neither rounded
+        nor clipped (round and clip to show or save them as images).
+
+    Raises:
+        ValueError: As for `normalize`.
+
+    Example:
+
+    ```python
+    pixels = denormalize(x_test[:8], bundle.normalization)  # what the model saw, as pixels
+    ```
+    """
+    mean, std = _mean_and_std(normalization)
+    images = np.asarray(images, dtype=np.float32)
+    _check_channels(images, mean)
+    return ((images * std + mean) * 255.0).astype(np.float32)
+
+
 def compute_normalization(images):
     """Measures per-channel mean and std of uint8-range images in [0, 1] scale.
 

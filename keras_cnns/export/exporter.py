@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_cnns.data.preprocessing import denormalize
 from keras_cnns.export import verify as checks
 from keras_cnns.export.card import build_model_card, file_digests, folder_size, write_model_card
 from keras_cnns.export.latency import measure_latency, measure_tflite_latency
@@ -314,10 +315,8 @@ def fold_normalization_into(model, normalization):
 def _graph_to_export(source, fold):
     if not fold:
         return source.model, lambda images: images
-    mean = np.asarray(source.normalization["mean"], dtype=np.float32)
-    std = np.asarray(source.normalization["std"], dtype=np.float32)
     return (fold_normalization_into(source.model, source.normalization),
-            lambda images: ((np.asarray(images, np.float32) * std + mean) * 255.0).astype(np.float32))
+            lambda images: denormalize(images, source.normalization))
 
 
 def _verify_format(result, saved_model, contents, source, keras_outputs, to_graph_input, allow_flex_ops,
