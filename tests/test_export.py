@@ -250,6 +250,10 @@ def test_bad_arguments_fail_where_they_enter(trained_lenet, digits, tmp_path):
         export_model(trained_lenet, tmp_path / "c", formats=("float32",), test_data=x_test[:5, ..., 0])
     with pytest.raises(ValueError, match="Unknown quantization"):
         convert_to_tflite(trained_lenet, "int4")
+    not_a_model = tmp_path / "renamed.keras"
+    not_a_model.write_text("a text file renamed .keras")
+    with pytest.raises(ValueError, match=r"renamed.keras is not a Keras 3 model file \(a .keras zip archive\)"):
+        export_model(not_a_model, tmp_path / "d", formats=("float32",))
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "notes.txt").write_text("mine")
@@ -464,3 +468,10 @@ def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
     assert status == 2 and "No image file at" in stderr and len(stderr.strip().splitlines()) == 1
     status, _, stderr = run_cli(capsys, "export", run_dir, "--out", run_dir)
     assert status == 2 and "not an export" in stderr and len(stderr.strip().splitlines()) == 1
+    status, _, stderr = run_cli(capsys, "predict", run_dir, image)
+    assert status == 2 and f"not an export. Export it first (keras-cnns export {run_dir} --out DIR)" in stderr
+    lone = tmp_path / "elsewhere" / "model.keras"  # outside its run: no test images to verify on
+    lone.parent.mkdir()
+    lone.write_bytes((run_dir / "best.keras").read_bytes())
+    status, _, stderr = run_cli(capsys, "export", lone, "--out", tmp_path / "lone_export")
+    assert status == 2 and "--no-verify" in stderr and not (tmp_path / "lone_export").exists()

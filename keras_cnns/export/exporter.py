@@ -466,9 +466,11 @@ def _num_classes(model):
 def _check_test_images(source, image_shape):
     if source.test_images is None:
         raise ValueError(
-            "verify=True runs every exported file on held-out images, but none were given: pass "
-            "test_data=(images, labels) prepared like the training inputs, export from a run "
-            "directory (its test split is used), or pass verify=False."
+            f"verify=True runs every exported file on held-out images, but none were given for "
+            f"{source.description} (not a run directory, whose test split would be used): pass "
+            "test_data=(images, labels) prepared like the training inputs, export the run directory "
+            "the model was trained in, or skip verification (verify=False; --no-verify on the command "
+            "line)."
         )
     shape = tuple(source.test_images.shape)
     if len(shape) != 4 or shape[1:] != image_shape or shape[0] == 0:

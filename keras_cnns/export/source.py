@@ -10,6 +10,7 @@ images from the test split. Explicit arguments override what the run says.
 
 import dataclasses
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -175,9 +176,10 @@ def _load(path):
         return load_best_model(layout.best_model), path
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model at {path}. Pass a run directory or a .keras file.")
-    if not path.endswith(".keras"):
+    if not path.endswith(".keras") or not zipfile.is_zipfile(path):
         raise ValueError(
-            f"{path} is not a .keras file. Pass a run directory or a model saved with model.save('x.keras')."
+            f"{path} is not a Keras 3 model file (a .keras zip archive). Pass a run directory or a model "
+            "saved with model.save('x.keras')."
         )
     folder = os.path.dirname(os.path.abspath(path))
     run_dir = folder if os.path.isfile(RunLayout(folder).config) else None

@@ -137,8 +137,9 @@ class TFLiteClassifier:
         if self.card is None:
             raise ValueError(
                 f"No model card ({os.path.basename(self.path)} has no model_card.json beside it), so "
-                "the input normalization is unknown. Pass normalization={'mean': [...], 'std': [...]} "
-                "as in training, or normalization=None for a model that takes raw [0, 255] pixels."
+                "the input normalization is unknown. Keep the file in its export folder (or copy the "
+                "folder's model_card.json beside it), or pass normalization={'mean': [...], 'std': "
+                "[...]} as in training, or normalization=None for a model that takes raw [0, 255] pixels."
             )
         if card_input.get("normalization_folded"):
             return None

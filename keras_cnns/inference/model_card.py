@@ -58,6 +58,11 @@ def resolve_tflite_path(path, format=None):
     if os.path.isdir(path):
         card = read_model_card(path)
         if card is None:
+            if os.path.isfile(os.path.join(path, "best.keras")):
+                raise FileNotFoundError(
+                    f"{path} is a training run (best.keras), not an export. Export it first "
+                    f"(keras-cnns export {path} --out DIR) and pass DIR."
+                )
             raise FileNotFoundError(
                 f"{path} is a folder without {MODEL_CARD_FILE}. Pass a .tflite file, or a "
                 "folder written by `keras-cnns export`."
