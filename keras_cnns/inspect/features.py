@@ -12,6 +12,7 @@
 import keras
 import numpy as np
 
+from keras_cnns.data.preprocessing import denormalize
 from keras_cnns.inspect import graph
 from keras_cnns.inspect.gradients import value_and_input_gradient
 
@@ -229,9 +230,7 @@ def _input_range(normalization, input_shape):
 def _for_display(x, normalization):
     """Patterns as pixels in `[0, 1]`, each centred and contrast stretched."""
     if normalization is not None:
-        mean = np.asarray(normalization["mean"], dtype=np.float32)
-        std = np.asarray(normalization["std"], dtype=np.float32)
-        x = x * std + mean
+        x = denormalize(x, normalization) / 255.0
     centred = x - x.mean(axis=(1, 2, 3), keepdims=True)
     spread = centred.std(axis=(1, 2, 3), keepdims=True) + 1e-8
     return np.clip(0.5 + 0.15 * centred / spread, 0.0, 1.0).astype(np.float32)

@@ -72,16 +72,6 @@ def prepare_image(image, model, normalization=None):
     return display, x.astype(np.float32)
 
 
-def pixels_from_normalized(x, normalization=None):
-    """Inverse of `normalize`: pixels in `[0, 255]` (float) from network inputs."""
-    x = np.asarray(x, dtype=np.float32)
-    if normalization is None:
-        return np.clip(x * 255.0, 0, 255)
-    mean = np.asarray(normalization["mean"], dtype=np.float32)
-    std = np.asarray(normalization["std"], dtype=np.float32)
-    return np.clip((x * std + mean) * 255.0, 0, 255)
-
-
 def _own_size(image):
     """`(height, width)` of an image given as a path, PIL image or array."""
     from PIL import Image

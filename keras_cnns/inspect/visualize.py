@@ -13,9 +13,10 @@ import re
 
 import numpy as np
 
+from keras_cnns.data.preprocessing import denormalize
 from keras_cnns.inspect import features, graph, plots
 from keras_cnns.inspect.gradcam import grad_cam
-from keras_cnns.inspect.images import pixels_from_normalized, prepare_image
+from keras_cnns.inspect.images import prepare_image
 from keras_cnns.inspect.source import TrainedModel, load_trained
 
 KINDS = ("feature-maps", "filters", "gradcam")
@@ -123,7 +124,7 @@ def _test_image(trained, index):
     for images, labels in bundle.test:
         if index < seen + len(labels):
             x = np.asarray(images[index - seen], dtype=np.float32)
-            display = np.rint(pixels_from_normalized(x, bundle.normalization)).astype(np.uint8)
+            display = np.clip(np.rint(denormalize(x, bundle.normalization)), 0, 255).astype(np.uint8)
             return display, x, int(labels[index - seen])
         seen += len(labels)
     raise ValueError(f"test:{index} was not found in the test split.")
