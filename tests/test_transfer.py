@@ -204,6 +204,13 @@ def test_imagenet_source_takes_rgb_and_this_packages_normalization(tmp_path, mon
     with pytest.raises(ValueError, match="no published ImageNet weights"):
         load_source("resnet20")
 
+    # End to end: grayscale digits become RGB at the network's 32x32.
+    result = fine_tune(source="vgg16", dataset="digits", classes=[0, 1], limit=40, batch_size=20, head_epochs=1,
+                       fine_tune_epochs=1, augment=None, out_dir=str(tmp_path / "ft"), verbose=0)
+    assert result.metrics["image_shape"] == [32, 32, 3] and result.metrics["class_names"] == ["0", "1"]
+    assert result.metrics["fine_tune"]["phases"][1]["unfrozen_blocks"] == ["block5"]
+    assert result.metrics["config"]["model"] == "vgg16"
+
 
 def test_bad_sources_and_settings_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a registered network name"):

@@ -98,18 +98,30 @@ def load_source(source, *, image_shape=None):
             architecture = trained.model.name
         return Source(model=trained.model, architecture=architecture,
                       normalization=trained.normalization, description=text)
-    if text in list_models():
-        if not model_info(text).imagenet_weights:
-            raise ValueError(
-                f"{text!r} has no published ImageNet weights to start from; those that do are "
-                f"{[name for name in list_models() if model_info(name).imagenet_weights]}. Train "
-                f"{text} first (`keras-cnns train {text}`) and fine-tune from its run directory."
-            )
-        return _imagenet_source(text, image_shape)
+    check_imagenet_name(text)
+    return _imagenet_source(text, image_shape)
+
+
+def check_imagenet_name(name):
+    """Raises unless `name` is a registered network with published ImageNet weights.
+
+    Raises:
+        ValueError: For a registered network without ImageNet weights.
+        FileNotFoundError: For a name that is neither registered nor a path.
+    """
+    with_weights = [model for model in list_models() if model_info(model).imagenet_weights]
+    if name in with_weights:
+        return
+    if name in list_models():
+        raise ValueError(
+            f"{name!r} has no published ImageNet weights to start from; those that do are "
+            f"{with_weights}. Train {name} first (`keras-cnns train {name}`) and fine-tune from its "
+            "run directory."
+        )
     raise FileNotFoundError(
-        f"No run directory or .keras file at {text!r}, and it is not a registered network name. "
-        "Pass a run directory written by `keras-cnns train`, a .keras file, or one of "
-        f"{[name for name in list_models() if model_info(name).imagenet_weights]} for ImageNet weights."
+        f"No run directory or .keras file at {name!r}, and it is not a registered network name. "
+        f"Pass a run directory written by `keras-cnns train`, a .keras file, or one of {with_weights} "
+        "for ImageNet weights."
     )
 
 

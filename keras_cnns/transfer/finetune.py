@@ -35,7 +35,13 @@ from keras_cnns.train.config import RUNS_ROOT, TrainConfig
 from keras_cnns.train.errors import RunConfigMismatchError
 from keras_cnns.train.run_dir import RunLayout
 from keras_cnns.train.trainer import load_best_model, train
-from keras_cnns.transfer.backbone import build_transfer_model, find_blocks, load_source, set_trainable
+from keras_cnns.transfer.backbone import (
+    build_transfer_model,
+    check_imagenet_name,
+    find_blocks,
+    load_source,
+    set_trainable,
+)
 
 FINETUNE_CONFIG = "finetune.json"
 PHASES = ("phase1_head", "phase2_top_blocks")
@@ -281,6 +287,7 @@ def fine_tune(config=None, *, bundle=None, overwrite=False, verbose=1, **fields)
 
     from_imagenet = not os.path.exists(config.source)
     if from_imagenet:
+        check_imagenet_name(config.source)
         # The data first: the network is built at the data's size.
         bundle = bundle or _load_data(config, (*(config.image_size or (None, None)), 3), min_size=32)
         source = load_source(config.source, image_shape=bundle.image_shape)
