@@ -30,7 +30,7 @@ from keras_cnns.export import (
     measure_tflite_latency,
 )
 from keras_cnns.export import exporter, staging, verify
-from keras_cnns.export.source import take_examples
+from keras_cnns.export.source import sample_images, take_examples
 from keras_cnns.inference import TFLiteRunner, check_sha256, read_model_card, sha256_file
 
 ALL_FORMATS = ("saved_model", "float32", "float16", "dynamic", "int8")
@@ -475,3 +475,15 @@ def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
     lone.write_bytes((run_dir / "best.keras").read_bytes())
     status, _, stderr = run_cli(capsys, "export", lone, "--out", tmp_path / "lone_export")
     assert status == 2 and "--no-verify" in stderr and not (tmp_path / "lone_export").exists()
+
+
+def test_run_calibration_images_cover_a_class_ordered_split():
+    # An image folder's training split is sorted by class, and a shuffle buffer mixes only its
+    # beginning: the first 100 images of this one are all class 0, a random draw holds every class.
+    labels = np.repeat(np.arange(10), 300)
+    images = np.broadcast_to(labels[:, None, None, None], (3000, 4, 4, 1)).astype(np.float32)
+    ordered = tf.data.Dataset.from_tensor_slices((images, labels)).batch(64)
+    sample = sample_images(ordered, len(images), 100, seed=0)
+    assert sample.shape == (100, 4, 4, 1)
+    assert set(np.unique(sample[:, 0, 0, 0])) == set(range(10))
+    assert len(sample_images(ordered.take(1), 64, 100)) == 64  # fewer images than asked: all of them

@@ -73,7 +73,7 @@ def register(commands):
                         help="comma-separated: saved_model, float32, float16, dynamic, int8 "
                              "(default: saved_model,float32,int8)")
     export.add_argument("--calibration-size", type=int, default=300,
-                        help="int8 calibration images from the training split (default 300)")
+                        help="int8 calibration images, drawn at random from the training split (default 300)")
     export.add_argument("--fold-normalization", action="store_true",
                         help="put the input normalization into the graphs (inputs become raw 0..255 pixels)")
     export.add_argument("--allow-flex-ops", action="store_true",

@@ -145,7 +145,8 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
             `"dynamic"`, `"int8"`.
         representative_data: int8 calibration images in the model's input
             scale (normalized like the training inputs), an array or a
-            `tf.data.Dataset`; default for a run: its training split.
+            `tf.data.Dataset`; default for a run: `calibration_size`
+            images drawn at random from its training split.
         labels: Class names; default for a run: its `metrics.json`.
         normalization: `{"mean": [...], "std": [...]}` of the inputs (see
             `keras_cnns.data.preprocessing.normalize`); default for a run:

@@ -4,8 +4,9 @@ From a run directory (or a `best.keras` beside its `config.json` and
 `metrics.json`), everything is taken from the run: the model, its class
 names and input normalization (`metrics.json`), and its dataset reloaded
 exactly as in training (`keras_cnns.train.trainer.load_bundle`, without
-augmentation): calibration images from the training split, verification
-images from the test split. Explicit arguments override what the run says.
+augmentation): calibration images drawn at random from the training split
+(`sample_images`), verification images from the test split. Explicit
+arguments override what the run says.
 """
 
 import dataclasses
@@ -61,7 +62,7 @@ def resolve_source(model, *, labels=None, normalization=None, representative_dat
         model: A `keras.Model`, a run directory, or a `.keras` file path.
         labels, normalization, representative_data, test_data: As for
             `export_model`; given values win over the run's.
-        calibration_size: Calibration images to take from a run's training split.
+        calibration_size: Calibration images to draw at random from a run's training split.
         need_calibration: Load calibration images from the run if not given.
         need_test: Load test images from the run if not given.
         verbose: Print a line when a dataset is loaded.
@@ -218,10 +219,40 @@ def _load_run_data(source, config, metrics, calibration_size, wants_calibration,
     if source.class_names is None:
         source.class_names = list(bundle.class_names)
     if wants_calibration:
-        source.calibration = take_images(bundle.train, calibration_size)
+        source.calibration = sample_images(bundle.train, bundle.num_train, calibration_size, seed=config.seed)
     if wants_test:
         source.test_images, source.test_labels = take_examples(bundle.test)
         source.test_origin = "the run's test split, prepared as in training"
+
+
+def sample_images(dataset, num_images, count, seed=0):
+    """`count` images at random positions of one pass over a finite dataset of `num_images` images.
+
+    The int8 calibration set of a run. Not its first `count` images: a run's
+    training split keeps the order of its source (an image folder's is
+    sorted by class), and a shuffle buffer smaller than the split mixes only
+    its beginning, so the first images may miss whole classes.
+
+    Args:
+        dataset: A `tf.data.Dataset` of `(images, labels)` batches.
+        num_images: How many images one pass yields.
+        count: How many to draw (all if fewer).
+        seed: Seed of the draw.
+
+    Returns:
+        float32 array `(min(count, num_images), H, W, C)`.
+    """
+    wanted = np.sort(np.random.default_rng(seed).choice(num_images, size=min(count, num_images), replace=False))
+    picked, start = [], 0
+    for images, _ in dataset:
+        stop = start + len(images)
+        inside = wanted[(wanted >= start) & (wanted < stop)] - start
+        if len(inside):
+            picked.append(np.asarray(images, dtype=np.float32)[inside])
+        start = stop
+        if start > wanted[-1]:
+            break
+    return np.concatenate(picked)
 
 
 def _same_normalization(first, second, tolerance=1e-5):
