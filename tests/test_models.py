@@ -24,7 +24,12 @@ IMAGENET_SIZE = [n for n in ALL_MODELS if n not in SMALL_DEFAULTS]
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_model_at_minimum_size(name, tmp_path):
     """Builds at its minimum size; right output shape, finite, every weight
-    gets a gradient, config round trip and .keras round trip."""
+    gets a gradient, config round trip and .keras round trip.
+
+    Seeded: at a quarter width and 32x32, an unseeded GoogLeNet once started
+    with every ReLU of one inception branch dead on two random images (all-zero
+    gradients there, a failed CI run out of hundreds of passing ones)."""
+    keras.utils.set_random_seed(0)
     kwargs = small_config(name)
     model = keras_cnns.get_model(name, **kwargs)
     x = random_images(kwargs["input_shape"])
