@@ -1,5 +1,6 @@
 """The command line, end to end in a subprocess."""
 
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_summary_and_its_error():
 
 def test_every_command_has_help_with_an_example():
     for command in ["models", "summary", "tour", "train", "evaluate", "export", "predict", "tune", "visualize",
-                    "finetune"]:
+                    "finetune", "recipes"]:
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "Example: keras-cnns" in result.stdout
 
@@ -62,3 +63,28 @@ def test_train_then_evaluate_end_to_end(tmp_path):
 def test_train_with_a_bad_model_name_fails_clearly():
     result = run_cli("train", "resnet5", "--dataset", "digits")
     assert result.returncode == 2 and "Did you mean" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path):
+    listed = run_cli("recipes")
+    assert listed.returncode == 0, listed.stderr
+    assert "fashion_mnist_quick" in listed.stdout and "vgg11_bn" in listed.stdout
+    assert "fashion_mnist_resnet20" in listed.stdout
+
+    out = tmp_path / "recipe-run"
+    result = run_cli("train", "--recipe", "fashion_mnist_quick", "--dataset", "digits", "--epochs", "1",
+                     "--limit", "300", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((out / "config.json").read_text())
+    # The recipe's settings, and the command line's where it gave one.
+    assert config["model"] == "vgg11_bn" and config["model_kwargs"]["width_multiplier"] == 0.25
+    assert config["optimizer"] == "sgd" and config["learning_rate"] == 0.1
+    assert config["dataset"] == "digits" and config["epochs"] == 1 and config["limit"] == 300
+
+
+def test_train_without_a_model_or_recipe_says_what_to_give():
+    result = run_cli("train", "--dataset", "digits")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "needs a model name or a --recipe" in result.stderr and "keras-cnns recipes" in result.stderr
+    result = run_cli("train", "--recipe", "fashion_mnist_1min")
+    assert result.returncode == 2 and "fashion_mnist_quick" in result.stderr

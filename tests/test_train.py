@@ -122,6 +122,25 @@ def test_default_recipes():
     assert TrainConfig(model="lenet5", epochs=1).warmup_epochs < 1
 
 
+def test_named_recipes_apply_their_settings_and_take_overrides():
+    from keras_cnns.train import list_recipes, recipe_config
+
+    assert "fashion_mnist_quick" in list_recipes()
+    quick = recipe_config("fashion_mnist_quick")
+    assert (quick.model, quick.dataset, quick.optimizer, quick.learning_rate) == (
+        "vgg11_bn", "fashion_mnist", "sgd", 0.1)
+    assert quick.augment == {"crop_padding": 2, "flip": True} and quick.warmup_epochs == 1
+    changed = recipe_config("fashion_mnist_quick", epochs=3, dataset="digits", out_dir="runs/x")
+    assert (changed.epochs, changed.dataset, changed.out_dir) == (3, "digits", "runs/x")
+    assert changed.warmup_epochs == pytest.approx(0.6)  # A fifth of 3 epochs, not the recipe's 1.
+    assert changed.model_kwargs == quick.model_kwargs
+    # The long recipe is the ResNet family's default recipe run for longer.
+    long = recipe_config("fashion_mnist_resnet20")
+    assert dataclasses.replace(long, epochs=30) == default_config("resnet20", "fashion_mnist")
+    with pytest.raises(ValueError, match="No training recipe named 'fast'.*fashion_mnist_quick"):
+        recipe_config("fast")
+
+
 def test_small_images_are_resized_up_to_the_model_minimum():
     assert required_image_size("lenet5", (28, 28, 1)) == (32, 32)
     assert required_image_size("lenet5", (32, 32, 1)) is None
@@ -160,6 +179,15 @@ def test_sgd_weight_decay_is_an_l2_penalty_on_kernels(tmp_path):
     expected = sum(5e-4 / 2 * float(np.sum(np.square(keras.ops.convert_to_numpy(k)))) for k in kernels)
     assert float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses)) == pytest.approx(expected, rel=1e-4)
     assert model.optimizer.nesterov and model.optimizer.momentum == 0.9
+
+
+def test_bfloat16_mode_trains_in_mixed_bfloat16(tmp_path):
+    result = train(tiny_config(tmp_path / "bf16", epochs=2, mixed_precision="bfloat16"), verbose=0)
+    assert result.metrics["dtype_policy"] == "mixed_bfloat16"
+    assert result.metrics["test_accuracy"] > 0.3  # Chance is 0.1.
+    # The policy is restored after the run, and the saved model reloads in it.
+    assert keras.config.dtype_policy().name == "float32"
+    assert evaluate(result.out_dir)["test_accuracy"] == pytest.approx(result.test_accuracy, abs=1e-9)
 
 
 # ----------------------------------------------------------- a full run

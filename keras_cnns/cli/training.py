@@ -1,10 +1,10 @@
-"""Commands about training: `train`, `evaluate`."""
+"""Commands about training: `train`, `recipes`, `evaluate`."""
 
 
 def _command_train(args):
     import json
 
-    from keras_cnns.train import default_config, train
+    from keras_cnns.train import default_config, recipe_config, train
 
     overrides = {
         key: value
@@ -27,7 +27,20 @@ def _command_train(args):
         overrides["augment"] = None
     if args.model_kwargs:
         overrides["model_kwargs"] = json.loads(args.model_kwargs)
-    config = default_config(args.model, args.dataset, **overrides)
+    if args.recipe is not None:
+        # The recipe's settings, then anything given on the command line.
+        for key in ("model", "dataset"):
+            if getattr(args, key) is not None:
+                overrides[key] = getattr(args, key)
+        config = recipe_config(args.recipe, **overrides)
+    elif args.model is None:
+        raise ValueError(
+            "keras-cnns train needs a model name or a --recipe; received neither. "
+            "Example: keras-cnns train resnet20 --dataset fashion_mnist, or "
+            "keras-cnns train --recipe fashion_mnist_quick (`keras-cnns recipes` lists the recipes)."
+        )
+    else:
+        config = default_config(args.model, args.dataset or "fashion_mnist", **overrides)
     result = train(config, overwrite=args.overwrite, cluster=_cluster(args))
     metrics = result.metrics
     if metrics is None:  # A process other than the chief: the chief evaluates.
@@ -54,6 +67,16 @@ def _cluster(args):
     return ProcessCluster(args.coordinator, args.num_processes, args.process_id)
 
 
+def _command_recipes(args):
+    from keras_cnns.train import RECIPES
+
+    print(f"{'recipe':<24} {'model':<10} {'dataset':<14} about")
+    for name in sorted(RECIPES):
+        recipe = RECIPES[name]
+        print(f"{name:<24} {recipe.model:<10} {recipe.dataset:<14} {recipe.summary}")
+    return 0
+
+
 def _command_evaluate(args):
     from keras_cnns.train import evaluate
 
@@ -68,14 +91,20 @@ def register(commands):
     """Adds `train` and `evaluate` to the sub-command parsers."""
     train = commands.add_parser(
         "train", help="train a network on a dataset",
-        description="Trains a registered network with the family's default recipe and writes a run "
-                    "directory: config.json, history.csv, best.keras, metrics.json, plots, TensorBoard "
-                    "logs. Rerunning the same command after an interruption resumes the run.",
-        epilog="Example: keras-cnns train resnet20 --dataset fashion_mnist --epochs 10 --out runs/r20",
+        description="Trains a registered network with the family's default recipe (or a named, measured "
+                    "--recipe) and writes a run directory: config.json, history.csv, best.keras, "
+                    "metrics.json, plots, TensorBoard logs. Rerunning the same command after an "
+                    "interruption resumes the run.",
+        epilog="Example: keras-cnns train resnet20 --dataset fashion_mnist --epochs 10 --out runs/r20, "
+               "or keras-cnns train --recipe fashion_mnist_quick --out runs/quickstart",
     )
-    train.add_argument("model", help="a registered name (see `keras-cnns models`)")
-    train.add_argument("--dataset", default="fashion_mnist",
-                       help="fashion_mnist, digits, mnist, cifar10, ... or an image-folder path")
+    train.add_argument("model", nargs="?", help="a registered name (see `keras-cnns models`); "
+                                                "optional with --recipe")
+    train.add_argument("--recipe", help="a named recipe (see `keras-cnns recipes`); the options "
+                                        "given beside it override its settings")
+    train.add_argument("--dataset",
+                       help="fashion_mnist (the default), digits, mnist, cifar10, ... or an "
+                            "image-folder path")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
@@ -101,6 +130,13 @@ def register(commands):
     cluster.add_argument("--process-id", type=int,
                          help="this process's id, 0 to N-1; process 0 writes the run directory")
     train.set_defaults(run=_command_train)
+
+    recipes = commands.add_parser(
+        "recipes", help="list the named training recipes",
+        description="Lists the named training recipes: model, dataset and what each reached.",
+        epilog="Example: keras-cnns recipes",
+    )
+    recipes.set_defaults(run=_command_recipes)
 
     evaluate = commands.add_parser(
         "evaluate", help="evaluate a run's best model on its test set",

@@ -11,6 +11,7 @@ print(result.test_accuracy, evaluate("runs/r20")["test_accuracy"])
 Modules:
 
 * `config`: `TrainConfig` and `default_config`.
+* `recipes`: named, measured recipes (`recipe_config("fashion_mnist_quick")`).
 * `schedules`: serializable learning-rate schedules.
 * `optimization`: loss with label smoothing, optimizers, weight decay.
 * `atomic`: atomic file writes.
@@ -37,6 +38,7 @@ from keras_cnns.train.config import (
 from keras_cnns.train.distributed import ProcessCluster
 from keras_cnns.train.errors import RunConfigMismatchError, TrainingDiverged
 from keras_cnns.train.metrics import classification_metrics
+from keras_cnns.train.recipes import RECIPES, Recipe, list_recipes, recipe_config
 from keras_cnns.train.optimization import (
     SparseCategoricalCrossentropyWithSmoothing,
     add_kernel_l2,
@@ -64,6 +66,7 @@ __all__ = [
     "FAMILY_RECIPES",
     "GENERIC_RECIPE",
     "OPTIMIZERS",
+    "RECIPES",
     "SCHEDULES",
     "DivergenceGuard",
     "EpochStats",
@@ -72,6 +75,7 @@ __all__ = [
     "RunCheckpoint",
     "RunConfigMismatchError",
     "RunLayout",
+    "Recipe",
     "RunResult",
     "SparseCategoricalCrossentropyWithSmoothing",
     "TrainConfig",
@@ -89,8 +93,10 @@ __all__ = [
     "compile_model",
     "default_config",
     "evaluate",
+    "list_recipes",
     "load_best_model",
     "read_history",
+    "recipe_config",
     "save_model",
     "train",
     "write_json",

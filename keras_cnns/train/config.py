@@ -16,7 +16,7 @@ from keras_cnns.registry import model_info
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
-MIXED_PRECISION_MODES = ("auto", "off", "on")
+MIXED_PRECISION_MODES = ("auto", "off", "on", "bfloat16")
 JIT_COMPILE_MODES = ("auto", True, False)
 # Set by the trainer from the dataset; a config may not override them.
 RESERVED_MODEL_KWARGS = ("input_shape", "classes", "input_tensor", "include_top")
@@ -76,7 +76,9 @@ class TrainConfig:
             `min(2, epochs / 5)`.
         label_smoothing: Label smoothing of the cross-entropy, in `[0, 1)`.
         mixed_precision: `"auto"` (mixed_float16 only where a GPU is
-            present), `"on"` or `"off"`.
+            present), `"on"` (mixed_float16), `"bfloat16"` (mixed_bfloat16:
+            for CPUs with bfloat16 instructions, e.g. AVX512_BF16 or AMX, and
+            TPUs) or `"off"`.
         jit_compile: `"auto"` (Keras' rule: XLA off on CPU-only TensorFlow
             machines, where it made a small CNN ~1.7x slower per epoch),
             `True` or `False`.

@@ -400,7 +400,10 @@ def check_bundle_finite(bundle):
 
 
 def resolve_dtype_policy(mixed_precision):
-    """`"mixed_float16"` for `"on"`, and for `"auto"` where a GPU is present; else `"float32"`."""
+    """`"mixed_float16"` for `"on"`, and for `"auto"` where a GPU is present;
+    `"mixed_bfloat16"` for `"bfloat16"`; else `"float32"`."""
+    if mixed_precision == "bfloat16":
+        return "mixed_bfloat16"
     if mixed_precision == "on" or (mixed_precision == "auto" and gpu_available()):
         return MIXED_PRECISION_POLICY
     return "float32"
