@@ -17,9 +17,10 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 # Images per interpreter call when running a large array.
 DEFAULT_BATCH_SIZE = 64
-# LiteRT's Python interpreter runs on one thread unless told otherwise; at
-# batch 1 on a small CNN more threads cost more in synchronisation than they
-# save (see benchmarks/bench_export.py).
+# LiteRT's Python interpreter runs on one thread unless told otherwise, and so
+# do we: it leaves the other cores to the application. On an idle 2-core CPU,
+# 2 threads ran ResNet-20 at batch 1 1.3x (int8) to 1.6x (float32) faster
+# (BENCHMARKS.md, benchmarks/bench_export.py): pass num_threads to use them.
 DEFAULT_NUM_THREADS = 1
 _QUANTIZED_DTYPES = (np.int8, np.uint8, np.int16)
 
