@@ -1,5 +1,6 @@
 """TFLiteClassifier: any image in, the exported model's probabilities out; clear errors for bad input."""
 
+import json
 import shutil
 import warnings
 
@@ -150,6 +151,22 @@ def test_without_a_card_normalization_must_be_given(exported, tmp_path):
     with_card = TFLiteClassifier(exported["out"], format="float32")
     np.testing.assert_allclose(classifier.predict(exported["pixels"][:4]),
                                with_card.predict(exported["pixels"][:4]), atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "linear"])
+def test_outputs_are_read_by_the_activation_the_card_names(exported, tmp_path, activation):
+    copy = shutil.copytree(exported["out"], tmp_path / activation)
+    card = json.loads((copy / "model_card.json").read_text())
+    card["output"]["activation"] = activation
+    (copy / "model_card.json").write_text(json.dumps(card))
+    classifier = TFLiteClassifier(copy, format="float32")
+    raw = classifier.runner.run(classifier.preprocess(exported["pixels"][:5]))
+    probabilities = classifier.predict(exported["pixels"][:5])
+    if activation == "sigmoid":  # Per-class probabilities: passed through, not renormalized.
+        np.testing.assert_allclose(probabilities, raw, atol=1e-7)
+    else:  # Logits: softmax.
+        expected = np.exp(raw) / np.exp(raw).sum(axis=-1, keepdims=True)
+        np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
 
 
 def test_folder_formats_and_changed_files_are_checked(exported, tmp_path):

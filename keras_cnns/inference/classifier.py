@@ -65,7 +65,9 @@ class TFLiteClassifier:
                 f"names were given ({self.class_names[:5]}...). Pass one name per class."
             )
         activation = (self.card or {}).get("output", {}).get("activation", "softmax")
-        self.outputs_probabilities = activation == "softmax"
+        # Softmax and sigmoid outputs are probabilities already (a sigmoid's
+        # are per class, and need not sum to 1); anything else is logits.
+        self.outputs_probabilities = activation in ("softmax", "sigmoid")
 
     @property
     def image_shape(self):
