@@ -38,6 +38,13 @@ def test_every_command_has_help_with_an_example():
         assert result.returncode == 0 and "Example: keras-cnns" in result.stdout
 
 
+def test_visualize_offers_exactly_the_kinds_the_library_draws():
+    from keras_cnns.cli.inspect import VISUALIZE_KINDS
+    from keras_cnns.inspect.visualize import KINDS
+
+    assert VISUALIZE_KINDS == tuple(KINDS)
+
+
 def test_tour_builds_the_chosen_networks():
     result = run_cli("tour", "resnet3?")
     assert result.returncode == 0, result.stderr

@@ -4,7 +4,7 @@ One module per area, each with a `register(commands)` function that adds its
 sub-commands to the parser:
 
 * `zoo`: `models`, `summary`, `tour`.
-* `training`: `train`, `evaluate`.
+* `training`: `train`, `recipes`, `evaluate`.
 * `inspect`: `visualize`, `finetune`.
 * `export`: `export`, `predict`.
 * `tuning`: `tune`.

@@ -1,6 +1,7 @@
 """Commands about seeing inside a network and transfer learning: `visualize`, `finetune`."""
 
-# As `keras_cnns.inspect.KINDS` (not imported here: `--help` stays free of TensorFlow).
+# As `keras_cnns.inspect.visualize.KINDS`, not imported from there so that building the
+# parser does not load the plotting modules (tests/test_cli.py checks the two agree).
 VISUALIZE_KINDS = ("feature-maps", "filters", "gradcam")
 
 

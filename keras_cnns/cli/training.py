@@ -88,7 +88,7 @@ def _command_evaluate(args):
 
 
 def register(commands):
-    """Adds `train` and `evaluate` to the sub-command parsers."""
+    """Adds `train`, `recipes` and `evaluate` to the sub-command parsers."""
     train = commands.add_parser(
         "train", help="train a network on a dataset",
         description="Trains a registered network with the family's default recipe (or a named, measured "

@@ -128,7 +128,8 @@ def register(commands):
     tune.add_argument("--limit", type=int, help="use only this many training images in all")
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--fixed", help='hyperparameters pinned, as JSON, e.g. \'{"batch_size": 128}\'')
-    tune.add_argument("--space-kwargs", help='ranges of the space, as JSON, e.g. \'{"max_stages": 3}\'')
+    tune.add_argument("--space-kwargs", help='ranges of the space, as JSON (its constructor\'s keyword arguments), e.g. '
+                           '\'{"max_stages": 3}\' for resnet or \'{"max_blocks": 4}\' for vgg')
     tune.add_argument("--hyperband-factor", type=int, default=3)
     tune.add_argument("--latency-target-ms", type=_positive_number,
                       help="score trials by accuracy x (TFLite ms per image / target)^w (MnasNet)")

@@ -229,8 +229,8 @@ def check_scan(report, skip_bad_files=False):
         raise ValueError(
             f"Image folder {report.root} has problems:\n"
             f"{report.describe_problems()}\n"
-            "Fix or remove these files and folders, or pass "
-            "skip_bad_files=True to leave them out."
+            "Fix or remove these files and folders (or, from Python, pass "
+            "skip_bad_files=True to load_dataset to leave them out)."
         )
     warnings.warn(
         f"Leaving out problems in image folder {report.root}:\n"
