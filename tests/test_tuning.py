@@ -467,6 +467,10 @@ def test_retrain_minutes_become_epochs_from_the_best_trials_time_per_image():
     assert retrain_epochs(tiny_search("/tmp/unused", retrain_epochs=5), trial, arrays) == 5
     with pytest.raises(ValueError, match="not both"):
         tiny_search("/tmp/unused", retrain_epochs=5, retrain_minutes=1.0)
+    # A trial that also recorded its typical (median) epoch is sized by that one.
+    trial.metrics.register("typical_epoch_seconds")
+    trial.metrics.update("typical_epoch_seconds", 3.0)  # 3.75 s per epoch of 400 images
+    assert retrain_epochs(tiny_search("/tmp/unused", retrain_minutes=1.0), trial, arrays) == 16
 
 
 def test_the_time_budget_stops_the_search_and_stays_spent_when_run_again(tmp_path):

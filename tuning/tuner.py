@@ -5,8 +5,8 @@ On top of Keras Tuner's trial loop (build, fit, best-epoch checkpoint,
 
 * runs under its own seed (`seed * 1000 + trial number`);
 * reports, besides the best epoch's metrics, `trial_seconds` (build and
-  training), `epochs` trained, `best_epoch`, `fastest_epoch_seconds` and
-  `train_images` (to size later training) and `memory_mb` (the resident
+  training), `epochs` trained, `best_epoch`, `fastest_epoch_seconds`,
+  `typical_epoch_seconds` and `train_images` (to size later training) and `memory_mb` (the resident
   memory of the process at the end of the trial, to watch for growth);
 * when it fails (a combination the builder refuses, out of memory, a NaN
   loss), is recorded as failed with a one-line reason, and the search goes on;
@@ -16,6 +16,7 @@ On top of Keras Tuner's trial loop (build, fit, best-epoch checkpoint,
 """
 
 import os
+import statistics
 import time
 import zlib
 
@@ -74,8 +75,13 @@ class SearchTuner(keras_tuner.Tuner):
         )
         epoch_seconds = history.history.get("train_seconds")
         if epoch_seconds and args and hasattr(args[0], "__len__"):
-            # For sizing later training: the fastest epoch has the least tracing in it.
-            metrics.update(fastest_epoch_seconds=float(min(epoch_seconds)), train_images=len(args[0]))
+            # For sizing later training. The first epoch carries the tracing, so the typical
+            # epoch is the median of the others; on a machine whose speed varies from one
+            # minute to the next the fastest epoch is an optimistic guess.
+            later = epoch_seconds[1:] or epoch_seconds
+            metrics.update(fastest_epoch_seconds=float(min(epoch_seconds)),
+                           typical_epoch_seconds=float(statistics.median(later)),
+                           train_images=len(args[0]))
         memory = resident_memory_mb()
         if memory is not None:
             metrics["memory_mb"] = memory
