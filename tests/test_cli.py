@@ -80,9 +80,11 @@ def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path):
 
     out = tmp_path / "recipe-run"
     result = run_cli("train", "--recipe", "fashion_mnist_quick", "--dataset", "digits", "--epochs", "1",
-                     "--limit", "300", "--out", str(out))
+                     "--limit", "300", "--classes", "0,1,2", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     config = json.loads((out / "config.json").read_text())
+    assert config["classes"] == [0, 1, 2]
+    assert len(json.loads((out / "metrics.json").read_text())["per_class_accuracy"]) == 3
     # The recipe's settings, and the command line's where it gave one.
     assert config["model"] == "vgg11_bn" and config["model_kwargs"]["width_multiplier"] == 0.25
     assert config["optimizer"] == "sgd" and config["learning_rate"] == 0.1

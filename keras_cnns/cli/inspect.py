@@ -17,13 +17,14 @@ def _command_visualize(args):
 
 
 def _command_finetune(args):
+    from keras_cnns.cli.args import parse_classes
     from keras_cnns.transfer import fine_tune
 
     fields = {
         key: value
         for key, value in {
             "dataset": args.dataset,
-            "classes": _classes(args.classes),
+            "classes": parse_classes(args.classes),
             "limit": args.limit,
             "head_epochs": args.head_epochs,
             "fine_tune_epochs": args.epochs,
@@ -48,13 +49,6 @@ def _command_finetune(args):
     print(f"\nTest accuracy {result.test_accuracy:.4f} ({result.metrics['fine_tune']['chosen_phase']}); "
           f"fine-tuning directory: {result.out_dir}")
     return 0
-
-
-def _classes(text):
-    if text is None:
-        return None
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    return [int(item) if item.lstrip("-").isdigit() else item for item in items]
 
 
 def register(commands):

@@ -4,6 +4,7 @@
 def _command_train(args):
     import json
 
+    from keras_cnns.cli.args import parse_classes
     from keras_cnns.train import default_config, recipe_config, train
 
     overrides = {
@@ -18,6 +19,7 @@ def _command_train(args):
             "label_smoothing": args.label_smoothing,
             "seed": args.seed,
             "limit": args.limit,
+            "classes": parse_classes(args.classes),
             "data_dir": args.data_dir,
             "out_dir": args.out,
         }.items()
@@ -114,6 +116,8 @@ def register(commands):
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--seed", type=int)
     train.add_argument("--limit", type=int, help="use only this many training images")
+    train.add_argument("--classes", help="train on these labels or class names only, relabelled 0, 1, ... "
+                                         "in that order, e.g. 0,1,2,3,4")
     train.add_argument("--data-dir", help="where the dataset's files are")
     train.add_argument("--no-augment", action="store_true", help="turn data augmentation off")
     train.add_argument("--model-kwargs", help='builder knobs as JSON, e.g. \'{"width_multiplier": 2}\'')
