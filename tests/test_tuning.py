@@ -248,6 +248,12 @@ def test_random_search_writes_the_results_table_and_plots(random_search):
     for name in ("accuracy_vs_params.png", "accuracy_vs_time.png"):
         with open(os.path.join(config.out_dir, name), "rb") as file:
             assert file.read(8) == PNG_SIGNATURE
+    # Every trial recorded what later sizes the retraining (retrain_minutes).
+    for row in rows:
+        with open(os.path.join(config.out_dir, "search", f"trial_{row['trial_id']}", "trial.json")) as file:
+            recorded = json.load(file)["metrics"]["metrics"]
+        assert recorded["typical_epoch_seconds"]["observations"][0]["value"][0] > 0
+        assert recorded["train_images"]["observations"][0]["value"][0] == 320  # 400 images, 20% validation
     summary = json.load(open(os.path.join(config.out_dir, "summary.json")))
     best = max(rows, key=lambda r: float(r["val_accuracy"]))
     assert summary["best_trial"] == best["trial_id"] and summary["completed"] == 3
@@ -471,6 +477,14 @@ def test_retrain_minutes_become_epochs_from_the_best_trials_time_per_image():
     trial.metrics.register("typical_epoch_seconds")
     trial.metrics.update("typical_epoch_seconds", 3.0)  # 3.75 s per epoch of 400 images
     assert retrain_epochs(tiny_search("/tmp/unused", retrain_minutes=1.0), trial, arrays) == 16
+
+
+def test_the_typical_epoch_leaves_out_the_traced_first_epoch_and_outliers():
+    from tuning.tuner import epoch_timing
+
+    # First epoch (tracing) left out; the median of 2, 4, 5 and 60, not the fastest (2.0).
+    assert epoch_timing([30.0, 2.0, 5.0, 4.0, 60.0], 320) == {"typical_epoch_seconds": 4.5, "train_images": 320}
+    assert epoch_timing([7.0], 100)["typical_epoch_seconds"] == 7.0
 
 
 def test_the_time_budget_stops_the_search_and_stays_spent_when_run_again(tmp_path):

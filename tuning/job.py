@@ -521,13 +521,14 @@ def retrain_epochs(config, best, arrays):
     """Epochs to retrain the best trial's network for: `retrain_epochs`, or
     what fits in `retrain_minutes` (0: no retraining).
 
-    The estimate scales the trial's typical epoch (the median epoch after
-    the first; its fastest epoch for trials recorded before that was kept)
+    The estimate scales the trial's typical epoch (`tuning.tuner.epoch_timing`)
     in seconds per training image to the train+validation images; it
     depends only on what the trial recorded, so a resumed job computes the
-    same number. (Sized by the fastest epoch, the Hyperband benchmark's
-    30 minutes of retraining became about 44 minutes of retraining, testing
-    and exporting on a machine whose speed varies: BENCHMARKS.md.)
+    same number. Job folders written before 2026-11-30 recorded the fastest
+    epoch instead, which is read when the typical one is missing. (Sized by
+    the fastest epoch, the Hyperband benchmark planned 30 minutes of
+    retraining and spent 44.6 on loading, retraining, testing and
+    exporting: BENCHMARKS.md.)
     """
     if not config.retrain_minutes:
         return config.retrain_epochs

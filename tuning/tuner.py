@@ -5,9 +5,10 @@ On top of Keras Tuner's trial loop (build, fit, best-epoch checkpoint,
 
 * runs under its own seed (`seed * 1000 + trial number`);
 * reports, besides the best epoch's metrics, `trial_seconds` (build and
-  training), `epochs` trained, `best_epoch`, `fastest_epoch_seconds`,
-  `typical_epoch_seconds` and `train_images` (to size later training) and `memory_mb` (the resident
-  memory of the process at the end of the trial, to watch for growth);
+  training), `epochs` trained, `best_epoch`, `typical_epoch_seconds` and
+  `train_images` (to size later training; see `epoch_timing`) and
+  `memory_mb` (the resident memory of the process at the end of the trial,
+  to watch for growth);
 * when it fails (a combination the builder refuses, out of memory, a NaN
   loss), is recorded as failed with a one-line reason, and the search goes on;
 * is logged in `workers/<tuner id>.json` of the project folder: which
@@ -29,6 +30,18 @@ from tuning.memory import resident_memory_mb
 WORKERS_FOLDER = "workers"
 RUNNING = "RUNNING"
 INTERRUPTED = "INTERRUPTED"
+
+
+def epoch_timing(train_seconds, train_images):
+    """The trial metrics that size later training from a trial's epoch times.
+
+    The first epoch carries the tracing, so the typical epoch is the median
+    of the others (the first alone when there is no other). Not the fastest:
+    on a machine whose speed varies from one minute to the next, the fastest
+    epoch is an optimistic guess.
+    """
+    later = list(train_seconds[1:]) or list(train_seconds)
+    return {"typical_epoch_seconds": float(statistics.median(later)), "train_images": int(train_images)}
 
 
 class SearchTuner(keras_tuner.Tuner):
@@ -75,13 +88,7 @@ class SearchTuner(keras_tuner.Tuner):
         )
         epoch_seconds = history.history.get("train_seconds")
         if epoch_seconds and args and hasattr(args[0], "__len__"):
-            # For sizing later training. The first epoch carries the tracing, so the typical
-            # epoch is the median of the others; on a machine whose speed varies from one
-            # minute to the next the fastest epoch is an optimistic guess.
-            later = epoch_seconds[1:] or epoch_seconds
-            metrics.update(fastest_epoch_seconds=float(min(epoch_seconds)),
-                           typical_epoch_seconds=float(statistics.median(later)),
-                           train_images=len(args[0]))
+            metrics.update(epoch_timing(epoch_seconds, len(args[0])))
         memory = resident_memory_mb()
         if memory is not None:
             metrics["memory_mb"] = memory
