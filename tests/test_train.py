@@ -232,6 +232,21 @@ def test_evaluate_reproduces_the_test_metrics(finished_run):
     assert from_file["test_accuracy"] == again["test_accuracy"]
 
 
+def test_every_epoch_is_one_pass_over_the_training_split(tmp_path):
+    class CountSteps(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            steps.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            steps[-1] += 1
+
+    steps = []
+    result = train(tiny_config(tmp_path / "run", epochs=3), verbose=0, callbacks=[CountSteps()])
+    # 500 images less the 10% validation split, in batches of 64 (the last one partial).
+    assert result.metrics["num_train"] == 450
+    assert steps == [math.ceil(450 / 64)] * 3
+
+
 def test_finished_run_is_returned_without_training(finished_run, capsys):
     again = train(finished_run.config, verbose=1)
     assert again.already_finished

@@ -209,7 +209,14 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
             run_callbacks += [checkpoint, keras.callbacks.TensorBoard(log_dir=layout.tensorboard)]
         if start_epoch < config.epochs:
             model.fit(
-                bundle.train,
+                # One endless iterator for the whole run, `steps_per_epoch`
+                # batches (one pass) per epoch: Keras keeps it from epoch to
+                # epoch. Without repeat() it deletes and re-creates the
+                # iterator every epoch, and on TensorFlow 2.21 deleting one
+                # waited for tf.data's autotuning thread: 11-15 s with the
+                # CPU idle, in about every second epoch (BENCHMARKS.md).
+                bundle.train.repeat(),
+                steps_per_epoch=steps_per_epoch,
                 validation_data=bundle.val,
                 epochs=config.epochs,
                 initial_epoch=start_epoch,

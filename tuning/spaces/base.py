@@ -232,10 +232,14 @@ class CNNHyperModel(keras_tuner.HyperModel):
         if validation_data is not None:
             x_val, y_val = _check_arrays(*validation_data, "validation_data")
             val = make_pipeline(x_val, y_val, batch_size=config.batch_size, normalization=normalization)
-        compile_model(model, config, steps_per_epoch=math.ceil(len(x) / config.batch_size))
+        steps_per_epoch = math.ceil(len(x) / config.batch_size)
+        compile_model(model, config, steps_per_epoch=steps_per_epoch)
         with released_custom_gradients():  # Else every trial's graphs stay in memory.
             return model.fit(
-                train,
+                # One iterator for all epochs, as keras_cnns.train.train does:
+                # re-creating it every epoch stalls on TensorFlow 2.21.
+                train.repeat(),
+                steps_per_epoch=steps_per_epoch,
                 validation_data=val,
                 epochs=epochs,
                 initial_epoch=initial_epoch,
