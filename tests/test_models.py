@@ -171,6 +171,24 @@ def test_vgg_hidden_units_sets_the_classifier_widths():
         build_vgg([(8,)], hidden_units=256, input_shape=(28, 28, 1), classes=10)
 
 
+def test_vgg_same_pool_padding_keeps_odd_sizes_and_matches_valid_on_even_ones():
+    knobs = dict(width_multiplier=0.125, hidden_units=[], dropout=0.0, classes=10)
+    same = keras_cnns.get_model("vgg11_bn", input_shape=(28, 28, 1), pool_padding="same", **knobs)
+    sizes = [same.get_layer(f"block{b}_pool").output.shape[1] for b in range(1, 6)]
+    assert sizes == [14, 7, 4, 2, 1]  # "valid" would drop a row at 7 and fail at 28.
+    with pytest.raises(ValueError, match="at least 16x16"):
+        keras_cnns.get_model("vgg11_bn", input_shape=(15, 15, 1), pool_padding="same", **knobs)
+    with pytest.raises(ValueError, match="Unknown pool_padding .full.. Expected one of: .valid., .same."):
+        keras_cnns.get_model("vgg11_bn", input_shape=(32, 32, 1), pool_padding="full", **knobs)
+    # Where every size is even the padding changes nothing: same weights, same outputs.
+    even_same = keras_cnns.get_model("vgg11_bn", input_shape=(32, 32, 1), pool_padding="same", **knobs)
+    even_valid = keras_cnns.get_model("vgg11_bn", input_shape=(32, 32, 1), **knobs)
+    even_valid.set_weights(even_same.get_weights())
+    images = random_images((32, 32, 1), batch=3)
+    np.testing.assert_allclose(even_same.predict(images, verbose=0), even_valid.predict(images, verbose=0),
+                               atol=1e-6)
+
+
 def test_googlenet_cifar_stem_and_the_minimum_size_of_a_module_table():
     from keras_cnns.models import build_googlenet
 

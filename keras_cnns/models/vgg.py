@@ -40,6 +40,7 @@ def build_vgg(
     dropout=0.5,
     spatial_dropout_rate=0.0,
     downsampling="max_pool",
+    pool_padding="valid",
     head="dense",
     hidden_units=None,
     variant=None,
@@ -67,6 +68,14 @@ def build_vgg(
             keras.applications has none: pass 0 for its exact layer list).
         spatial_dropout_rate: Spatial dropout after each block's downsampling.
         downsampling: `"max_pool"` (the paper), `"avg_pool"` or `"strided_conv"`.
+        pool_padding: Padding of the poolings (or of the strided convolutions
+            that replace them): `"valid"` (the paper and
+            keras.applications; five poolings need at least 32x32) or
+            `"same"`, which rounds odd sizes up instead of dropping the last
+            row and column, so 28x28 images go through all five blocks
+            (28, 14, 7, 4, 2, 1) without being resized to 32x32; at least
+            16x16. Both give the same result where every size is even (e.g.
+            224x224 or 32x32).
         head: `"dense"` (the paper) or `"conv"` (fully convolutional).
         hidden_units: Widths of the hidden classifier layers (``fc1``,
             ``fc2``, ...). Default None: the paper's two layers of 4096,
@@ -92,6 +101,7 @@ def build_vgg(
     variant = variant or "vgg"
     blocks = CONFIGURATIONS[configuration] if isinstance(configuration, str) else configuration
     check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
+    check_choice("pool_padding", pool_padding, ("valid", "same"))
     hidden_units = _check_hidden_units(hidden_units, width_multiplier)
     paper_form = (not batch_norm and width_multiplier == 1 and downsampling == "max_pool"
                   and hidden_units == (4096, 4096))
@@ -102,7 +112,9 @@ def build_vgg(
     )
     input_shape = common.resolve_input_shape(
         variant, input_shape=input_shape, input_tensor=input_tensor,
-        default_shape=(224, 224, 3), min_size=2 ** len(blocks), include_top=include_top,
+        default_shape=(224, 224, 3),
+        min_size=2 ** len(blocks) if pool_padding == "valid" else 2 ** (len(blocks) - 1),
+        include_top=include_top,
         head=head, weights=weights, imagenet_size=224,
     )
     x, inputs = common.model_inputs(input_shape, input_tensor)
@@ -112,7 +124,7 @@ def build_vgg(
                 x, common.scaled(width, width_multiplier), 3, batch_norm=batch_norm,
                 name=f"block{b}_conv{c}", conv_name=f"block{b}_conv{c}",
             )
-        x = downsample(x, downsampling, batch_norm=batch_norm, name=f"block{b}_pool")
+        x = downsample(x, downsampling, padding=pool_padding, batch_norm=batch_norm, name=f"block{b}_pool")
         x = spatial_dropout(x, spatial_dropout_rate, name=f"block{b}_dropout")
     x = common.classifier(
         x, include_top=include_top, head=head, pooling=pooling, classes=classes,
