@@ -80,7 +80,7 @@ def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path):
 
     out = tmp_path / "recipe-run"
     result = run_cli("train", "--recipe", "fashion_mnist_quick", "--dataset", "digits", "--epochs", "1",
-                     "--limit", "300", "--classes", "0,1,2", "--out", str(out))
+                     "--limit", "300", "--classes", "0,1,2", "--image-size", "36", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     config = json.loads((out / "config.json").read_text())
     assert config["classes"] == [0, 1, 2]
@@ -89,6 +89,8 @@ def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path):
     assert config["model"] == "vgg11_bn" and config["model_kwargs"]["width_multiplier"] == 0.25
     assert config["optimizer"] == "sgd" and config["learning_rate"] == 0.1
     assert config["dataset"] == "digits" and config["epochs"] == 1 and config["limit"] == 300
+    assert config["image_size"] == [36, 36]
+    assert json.loads((out / "metrics.json").read_text())["image_shape"] == [36, 36, 1]
 
 
 def test_train_without_a_model_or_recipe_says_what_to_give():
@@ -97,3 +99,8 @@ def test_train_without_a_model_or_recipe_says_what_to_give():
     assert "needs a model name or a --recipe" in result.stderr and "keras-cnns recipes" in result.stderr
     result = run_cli("train", "--recipe", "fashion_mnist_1min")
     assert result.returncode == 2 and "fashion_mnist_quick" in result.stderr
+    result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "big")
+    assert result.returncode == 2 and "expected SIZE or HEIGHT,WIDTH" in result.stderr
+    result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "16")
+    assert result.returncode == 2 and "lenet5 needs inputs of at least 32x32" in result.stderr
+    assert "Traceback" not in result.stderr

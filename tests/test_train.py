@@ -97,6 +97,9 @@ def finished_run(tmp_path_factory):
     ({"model": "resnet21"}, "Unknown model 'resnet21'"),
     ({"model_kwargs": {"classes": 5}}, "model_kwargs may not set"),
     ({"augment": {"spin": 1}}, "Unknown augmentation recipe key"),
+    ({"image_size": 0}, "image_size must be None, a positive int or \\[height, width\\]"),
+    ({"image_size": [32, 32, 1]}, "image_size must be None, a positive int or \\[height, width\\]"),
+    ({"skip_bad_files": "yes"}, "skip_bad_files must be True or False"),
 ])
 def test_invalid_config_is_refused_with_a_clear_message(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -139,6 +142,13 @@ def test_named_recipes_apply_their_settings_and_take_overrides():
     assert dataclasses.replace(long, epochs=30) == default_config("resnet20", "fashion_mnist")
     with pytest.raises(ValueError, match="No training recipe named 'fast'.*fashion_mnist_quick"):
         recipe_config("fast")
+
+
+def test_image_size_is_stored_as_height_and_width(tmp_path):
+    assert tiny_config(tmp_path, image_size=40).image_size == [40, 40]
+    config = tiny_config(tmp_path, image_size=(48, 36))
+    assert config.image_size == [48, 36]
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
 def test_small_images_are_resized_up_to_the_model_minimum():
@@ -230,6 +240,41 @@ def test_evaluate_reproduces_the_test_metrics(finished_run):
     assert again["test_loss"] == pytest.approx(finished_run.metrics["test_loss"], rel=1e-4)
     from_file = evaluate(finished_run.model_path)
     assert from_file["test_accuracy"] == again["test_accuracy"]
+
+
+def test_image_size_sets_the_input_and_evaluation_follows(tmp_path):
+    result = train(tiny_config(tmp_path / "run", epochs=1, image_size=[40, 36]), verbose=0)
+    assert result.load_model().input_shape == (None, 40, 36, 1)
+    again = evaluate(result.out_dir)
+    assert again["test_accuracy"] == pytest.approx(result.test_accuracy, abs=1e-9)
+
+
+def test_an_image_folder_with_a_bad_file_trains_only_with_skip_bad_files(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "shades"
+    for class_name, value in (("dark", 30), ("bright", 220)):
+        (root / class_name).mkdir(parents=True)
+        for index in range(12):
+            size = (36, 36) if index % 2 else (40, 44)  # Two sizes: image_size decides.
+            Image.fromarray(np.full(size, value + index, np.uint8), "L").save(
+                root / class_name / f"{index}.png")
+    (root / "dark" / "notes.txt").write_text("not an image")
+    config = tiny_config(tmp_path / "refused", dataset=str(root), epochs=1, limit=None,
+                         validation_split=0, image_size=32)
+    with pytest.raises(ValueError, match="notes.txt"):
+        train(config, verbose=0)
+    assert not os.path.exists(os.path.join(config.out_dir, "config.json"))
+
+    skipping = dataclasses.replace(config, out_dir=str(tmp_path / "skipped"), skip_bad_files=True)
+    with pytest.warns(UserWarning, match="notes.txt"):
+        result = train(skipping, verbose=0)
+    metrics = result.metrics
+    assert metrics["class_names"] == ["bright", "dark"]
+    # All 24 images, none lost to the skipped text file, split into train and test.
+    assert metrics["num_train"] + metrics["num_test"] == 24
+    assert sum(map(sum, metrics["confusion_matrix"])) == metrics["num_test"] > 0
+    assert result.load_model().input_shape == (None, 32, 32, 1)
 
 
 def test_every_epoch_is_one_pass_over_the_training_split(tmp_path):

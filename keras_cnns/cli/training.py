@@ -1,5 +1,7 @@
 """Commands about training: `train`, `recipes`, `evaluate`."""
 
+from keras_cnns.cli.args import parse_image_size
+
 
 def _command_train(args):
     import json
@@ -21,12 +23,15 @@ def _command_train(args):
             "limit": args.limit,
             "classes": parse_classes(args.classes),
             "data_dir": args.data_dir,
+            "image_size": args.image_size,
             "out_dir": args.out,
         }.items()
         if value is not None
     }
     if args.no_augment:
         overrides["augment"] = None
+    if args.skip_bad_files:
+        overrides["skip_bad_files"] = True
     if args.model_kwargs:
         overrides["model_kwargs"] = json.loads(args.model_kwargs)
     if args.recipe is not None:
@@ -119,6 +124,12 @@ def register(commands):
     train.add_argument("--classes", help="train on these labels or class names only, relabelled 0, 1, ... "
                                          "in that order, e.g. 0,1,2,3,4")
     train.add_argument("--data-dir", help="where the dataset's files are")
+    train.add_argument("--image-size", type=parse_image_size, metavar="SIZE|HEIGHT,WIDTH",
+                       help="resize every image to this size (needed for datasets whose images vary "
+                            "in size); default: the dataset's own, resized up to the model's minimum")
+    train.add_argument("--skip-bad-files", action="store_true",
+                       help="image folders: leave corrupt and non-image files out with a warning "
+                            "instead of stopping")
     train.add_argument("--no-augment", action="store_true", help="turn data augmentation off")
     train.add_argument("--model-kwargs", help='builder knobs as JSON, e.g. \'{"width_multiplier": 2}\'')
     train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET)")

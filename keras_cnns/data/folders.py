@@ -229,8 +229,9 @@ def check_scan(report, skip_bad_files=False):
         raise ValueError(
             f"Image folder {report.root} has problems:\n"
             f"{report.describe_problems()}\n"
-            "Fix or remove these files and folders (or, from Python, pass "
-            "skip_bad_files=True to load_dataset to leave them out)."
+            "Fix or remove these files and folders, or leave them out: "
+            "skip_bad_files=True in load_dataset or TrainConfig, or "
+            "`keras-cnns train --skip-bad-files`."
         )
     warnings.warn(
         f"Leaving out problems in image folder {report.root}:\n"

@@ -210,7 +210,7 @@ def load_tfds(name, data_dir=None, image_size=None):
         raise ValueError(
             f"The images of TensorFlow Datasets '{name}' vary in size "
             f"(shape {image_shape}). Pass image_size=(height, width) to resize "
-            "them."
+            "them (`keras-cnns train --image-size HEIGHT,WIDTH`)."
         )
     # Fixed-size images are resized later, in one place, with everything else.
     resize_on_read = image_size if None in image_shape[:2] else None

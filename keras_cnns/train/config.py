@@ -92,6 +92,14 @@ class TrainConfig:
             `{"batch_norm": True, "width_multiplier": 0.5}`.
         data_dir: Where the dataset lives, as for `load_dataset`.
         out_dir: Run directory; default `runs/<model>-<dataset>`.
+        image_size: `[height, width]` (or an int, for square images) to
+            resize every split to; None keeps the dataset's own size, resized
+            up to the model's minimum input size where it is smaller.
+            Required for datasets whose images vary in size (e.g. many
+            TensorFlow Datasets sets). At least the network's minimum (its
+            builder says which when it is too small).
+        skip_bad_files: For image folders: leave corrupt and non-image files
+            out with a warning instead of stopping before training.
         classes: Optional class labels or names to keep, relabelled 0, 1,
             ... in that order (`load_dataset(classes=...)`), e.g.
             `[5, 6, 7, 8, 9]`; None keeps every class.
@@ -124,6 +132,8 @@ class TrainConfig:
     data_dir: object = None
     out_dir: object = None
     classes: object = None
+    image_size: object = None
+    skip_bad_files: bool = False
 
     def __post_init__(self):
         _check_model(self.model)
@@ -151,6 +161,11 @@ class TrainConfig:
         _check_augment(self.augment, self.dataset)
         self.classes = _checked_classes(self.classes)
         self.model_kwargs = _checked_model_kwargs(self.model_kwargs)
+        self.image_size = _checked_image_size(self.image_size)
+        if not isinstance(self.skip_bad_files, bool):
+            raise ValueError(
+                f"skip_bad_files must be True or False; received {self.skip_bad_files!r}."
+            )
         for field in LOCATION_FIELDS:
             _check_optional_path(field, getattr(self, field))
         if self.out_dir is None:
@@ -337,6 +352,25 @@ def _checked_classes(classes):
     return list(classes)
 
 
+def _checked_image_size(image_size):
+    """`image_size` as `[height, width]` (JSON-friendly), or None.
+
+    Not checked against the model's minimum here: knobs in `model_kwargs`
+    (e.g. VGG's `pool_padding`) change it, and the builder's own error names
+    the minimum that applies.
+    """
+    if image_size is None:
+        return None
+    size = [image_size, image_size] if isinstance(image_size, int) else image_size
+    if (not isinstance(size, (list, tuple)) or len(size) != 2
+            or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in size)):
+        raise ValueError(
+            f"image_size must be None, a positive int or [height, width]; received "
+            f"{image_size!r}. Pass for example 32 or [224, 224]."
+        )
+    return [int(d) for d in size]
+
+
 def _checked_model_kwargs(model_kwargs):
     if model_kwargs is None:
         return {}
@@ -350,7 +384,7 @@ def _checked_model_kwargs(model_kwargs):
         raise ValueError(
             f"model_kwargs may not set {reserved}: the trainer sets them from "
             "the dataset (input shape, number of classes). Remove them; use "
-            "the dataset's image_size / channels to change the input."
+            "image_size to change the input's size."
         )
     return dict(model_kwargs)
 

@@ -344,28 +344,33 @@ def load_bundle(config, *, verbose=1, image_shape=None, drop_remainder=False):
         verbose: Whether to print a line when images are resized (and
             progress bars while a large image folder is read).
         image_shape: Force this `(height, width, channels)` (e.g. a trained
-            model's input); default: the dataset's own shape, resized up to
-            the model's `min_input_size` if smaller.
+            model's input); default: `config.image_size`, else the dataset's
+            own shape, resized up to the model's `min_input_size` if smaller.
         drop_remainder: As for `load_dataset` (multi-process training).
 
     Returns:
         A `DatasetBundle`.
     """
-    # Loaded once at the dataset's own size, then resized (training and
-    # evaluation take the same path, so they see the same pixels).
+    # Loaded at the config's image_size (which varying-size datasets need),
+    # else at the dataset's own size; then resized to the forced shape or up
+    # to the model's minimum. Training and evaluation take the same path, so
+    # they see the same pixels.
+    size = None if config.image_size is None else tuple(config.image_size)
     arrays = load_arrays(
         config.dataset,
         data_dir=config.data_dir,
         validation_split=config.validation_split,
         seed=config.seed,
+        image_size=size,
         channels=None if image_shape is None else image_shape[2],
         limit=config.limit,
+        skip_bad_files=config.skip_bad_files,
         classes=config.classes,
         verbose=verbose,
     )
     if image_shape is not None:
         size = tuple(image_shape[:2])
-    else:
+    elif size is None:
         size = required_image_size(config.model, arrays.image_shape)
         if size is not None:
             min_size = model_info(config.model).min_input_size
