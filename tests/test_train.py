@@ -132,7 +132,8 @@ def test_named_recipes_apply_their_settings_and_take_overrides():
     quick = recipe_config("fashion_mnist_quick")
     assert (quick.model, quick.dataset, quick.optimizer, quick.learning_rate) == (
         "vgg11_bn", "fashion_mnist", "sgd", 0.1)
-    assert quick.augment == {"crop_padding": 2, "flip": True} and quick.warmup_epochs == 1
+    assert quick.augment == {"flip": True} and quick.warmup_epochs == 1
+    assert quick.image_size == [28, 28] and quick.model_kwargs["pool_padding"] == "same"
     changed = recipe_config("fashion_mnist_quick", epochs=3, dataset="digits", out_dir="runs/x")
     assert (changed.epochs, changed.dataset, changed.out_dir) == (3, "digits", "runs/x")
     assert changed.warmup_epochs == pytest.approx(0.6)  # A fifth of 3 epochs, not the recipe's 1.
