@@ -259,8 +259,10 @@ def run_training(benchmark, out_root, quick, from_run=None):
 
 def read_run(run_dir, config):
     """metrics.json of a finished run, after checking it ran `config` (all but out_dir)."""
+    from keras_cnns.train.config import with_field_defaults
+
     with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as file:
-        ran = json.load(file)
+        ran = with_field_defaults(json.load(file))
     expected = config.to_dict()
     differences = {key: (ran.get(key), value) for key, value in expected.items()
                    if key != "out_dir" and ran.get(key) != value}

@@ -93,7 +93,7 @@ def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["image_shape"] == [36, 36, 1]
 
 
-def test_train_without_a_model_or_recipe_says_what_to_give():
+def test_train_without_a_model_or_recipe_says_what_to_give(tmp_path):
     result = run_cli("train", "--dataset", "digits")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "needs a model name or a --recipe" in result.stderr and "keras-cnns recipes" in result.stderr
@@ -101,6 +101,9 @@ def test_train_without_a_model_or_recipe_says_what_to_give():
     assert result.returncode == 2 and "fashion_mnist_quick" in result.stderr
     result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "big")
     assert result.returncode == 2 and "expected SIZE or HEIGHT,WIDTH" in result.stderr
-    result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "16")
+    out = tmp_path / "too-small"
+    result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "16", "--out", str(out))
     assert result.returncode == 2 and "lenet5 needs inputs of at least 32x32" in result.stderr
     assert "Traceback" not in result.stderr
+    # Nothing was left that would refuse the corrected command as "another configuration".
+    assert not (out / "config.json").exists()

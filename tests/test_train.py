@@ -136,6 +136,8 @@ def test_named_recipes_apply_their_settings_and_take_overrides():
     assert quick.image_size == [28, 28] and quick.model_kwargs["pool_padding"] == "same"
     changed = recipe_config("fashion_mnist_quick", epochs=3, dataset="digits", out_dir="runs/x")
     assert (changed.epochs, changed.dataset, changed.out_dir) == (3, "digits", "runs/x")
+    assert changed.image_size is None  # Fashion-MNIST's 28x28 is not imposed on another dataset.
+    assert recipe_config("fashion_mnist_quick", dataset="digits", image_size=40).image_size == [40, 40]
     assert changed.warmup_epochs == pytest.approx(0.6)  # A fifth of 3 epochs, not the recipe's 1.
     assert changed.model_kwargs == quick.model_kwargs
     # The long recipe is the ResNet family's default recipe run for longer.
@@ -278,7 +280,16 @@ def test_an_image_folder_with_a_bad_file_trains_only_with_skip_bad_files(tmp_pat
     assert result.load_model().input_shape == (None, 32, 32, 1)
 
 
-def test_every_epoch_is_one_pass_over_the_training_split(tmp_path):
+def test_every_epoch_is_one_pass_over_the_training_split(tmp_path, monkeypatch):
+    fits = []
+    original_fit = keras.Model.fit
+
+    def recording_fit(self, x=None, *args, **kwargs):
+        fits.append((int(x.cardinality()), kwargs.get("steps_per_epoch")))
+        return original_fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", recording_fit)
+
     class CountSteps(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             steps.append(0)
@@ -291,6 +302,9 @@ def test_every_epoch_is_one_pass_over_the_training_split(tmp_path):
     # 500 images less the 10% validation split, in batches of 64 (the last one partial).
     assert result.metrics["num_train"] == 450
     assert steps == [math.ceil(450 / 64)] * 3
+    # One iterator for the whole run: an endless dataset cut into passes. A new
+    # iterator per epoch stalled TensorFlow 2.21 for seconds (BENCHMARKS.md).
+    assert fits == [(tf.data.INFINITE_CARDINALITY, math.ceil(450 / 64))]
 
 
 def test_finished_run_is_returned_without_training(finished_run, capsys):
@@ -299,6 +313,20 @@ def test_finished_run_is_returned_without_training(finished_run, capsys):
     assert again.metrics == finished_run.metrics
     assert len(again.history) == 4
     assert "holds a finished run" in capsys.readouterr().out
+
+
+def test_a_run_saved_before_fields_were_added_is_still_recognized(finished_run, tmp_path):
+    old = tmp_path / "old-run"
+    shutil.copytree(finished_run.out_dir, old)
+    saved = json.loads((old / "config.json").read_text())
+    for field in ("image_size", "skip_bad_files"):  # Added to TrainConfig on 2026-11-30.
+        del saved[field]
+    (old / "config.json").write_text(json.dumps(saved))
+    again = train(dataclasses.replace(finished_run.config, out_dir=str(old)), verbose=0)
+    assert again.already_finished
+    assert again.metrics["test_accuracy"] == finished_run.test_accuracy
+    with pytest.raises(RunConfigMismatchError, match="skip_bad_files: saved False, new True"):
+        train(dataclasses.replace(finished_run.config, out_dir=str(old), skip_bad_files=True), verbose=0)
 
 
 def test_other_config_in_the_same_run_dir_is_refused(finished_run):

@@ -50,6 +50,7 @@ import numpy as np
 from keras_cnns.data import bundle_from_arrays, load_arrays, normalize
 from keras_cnns.data.splits import stratified_sample
 from keras_cnns.train import atomic, build_loss, classification_metrics, load_best_model, train
+from keras_cnns.train.config import with_field_defaults
 from tuning import results as results_lib
 from tuning.objectives import ResourceConstraint, ResourceScore, search_objective
 from tuning.oracles import TUNERS, make_oracle
@@ -482,7 +483,11 @@ def finish_best(config, layout, hypermodel, tuner, best, arrays, verbose):
         "retrain_epochs": epochs,
         "train_config": train_config.to_dict(),
     }))
-    if atomic.read_json(layout.final_hyperparameters) not in (None, record):
+    saved = atomic.read_json(layout.final_hyperparameters)
+    if saved is not None and "train_config" in saved:
+        # Written before TrainConfig gained a field: it trained with the default.
+        saved["train_config"] = with_field_defaults(saved["train_config"])
+    if saved not in (None, record):
         # The final model on disk is another network's (the search went on) or
         # was trained otherwise: replace it.
         shutil.rmtree(layout.final)

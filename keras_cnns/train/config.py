@@ -259,6 +259,18 @@ def default_config(model, dataset="fashion_mnist", **overrides):
     return TrainConfig(model=model, dataset=dataset, **recipe)
 
 
+def with_field_defaults(data):
+    """A saved config dict with the fields it lacks filled in by their defaults.
+
+    A `config.json` written before a field was added to `TrainConfig` (e.g.
+    `image_size`, `skip_bad_files`) ran with that field's default, so it is
+    compared with a new config as if it said so.
+    """
+    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)
+                if field.default is not dataclasses.MISSING}
+    return {**{key: value for key, value in defaults.items() if key not in data}, **data}
+
+
 def default_out_dir(model, dataset):
     """`runs/<model>-<dataset>`, with the dataset reduced to a safe file name."""
     return os.path.join(RUNS_ROOT, f"{model}-{_dataset_slug(dataset)}")

@@ -32,7 +32,7 @@ from keras_cnns.data import (
 from keras_cnns.registry import get_model, model_info
 from keras_cnns.train import atomic, distributed
 from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint
-from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig
+from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig, with_field_defaults
 from keras_cnns.train.errors import RunConfigMismatchError
 from keras_cnns.train.metrics import classification_metrics
 from keras_cnns.train.optimization import (
@@ -179,16 +179,19 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
     elif check_data:
         check_bundle_finite(bundle)
 
-    if chief:
-        atomic.write_json(layout.config, config.to_dict())
-        layout.remove_temporary_files()
-        layout.finish_pending_best(state)
     # Dropped partial batches make no optimizer step.
     batches = bundle.num_train / config.batch_size
     steps_per_epoch = math.floor(batches) if cluster is not None else math.ceil(batches)
     with _training_scope(cluster):
         model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy,
                                      model_builder=model_builder)
+        if chief:
+            # Only once the network has built: a config it cannot build (e.g.
+            # an image_size below its minimum) leaves no run behind to refuse
+            # the corrected command.
+            atomic.write_json(layout.config, config.to_dict())
+            layout.remove_temporary_files()
+            layout.finish_pending_best(state)
         if state:
             restore_backup(model, layout, state, strategy=strategy)
             _say(f"Resuming {layout.root} after epoch {start_epoch} of {config.epochs} "
@@ -306,7 +309,8 @@ def check_saved_config(layout, config):
     saved = atomic.read_json(layout.config)
     if saved is None:
         return
-    saved_identity = {key: value for key, value in saved.items() if key not in LOCATION_FIELDS}
+    saved_identity = {key: value for key, value in with_field_defaults(saved).items()
+                      if key not in LOCATION_FIELDS}
     new_identity = _json_normalized(config.identity())
     differences = [
         f"{field}: saved {saved_identity.get(field)!r}, new {new_identity.get(field)!r}"

@@ -149,8 +149,8 @@ class FineTuneConfig:
         """The config as a JSON-serializable dict."""
         return dataclasses.asdict(self)
 
-    def phase_config(self, phase, architecture, model_kwargs):
-        """The `TrainConfig` of one phase."""
+    def phase_config(self, phase, architecture, model_kwargs, image_size=None):
+        """The `TrainConfig` of one phase; `image_size`: the size its data was loaded at."""
         first = phase == PHASES[0]
         epochs = self.head_epochs if first else self.fine_tune_epochs
         return TrainConfig(
@@ -176,6 +176,9 @@ class FineTuneConfig:
             model_kwargs=model_kwargs,
             data_dir=self.data_dir,
             out_dir=os.path.join(self.out_dir, phase),
+            # Recorded so that evaluating or exporting the phase's run loads
+            # its data the same way (datasets whose images vary in size need it).
+            image_size=image_size,
         )
 
 
@@ -308,7 +311,8 @@ def fine_tune(config=None, *, bundle=None, overwrite=False, verbose=1, **fields)
         if phase == PHASES[1]:
             kwargs.update(unfreeze_blocks=config.unfreeze_blocks,
                           start_from=RunLayout(os.path.join(config.out_dir, PHASES[0])).best_model)
-        phase_config = config.phase_config(phase, architecture, kwargs)
+        phase_config = config.phase_config(phase, architecture, kwargs,
+                                           image_size=list(bundle.image_shape[:2]))
         results.append(train(phase_config, bundle=bundle, model_builder=build_phase_model,
                              verbose=verbose))
     metrics = _finish(config, layout, results)
