@@ -79,7 +79,7 @@ RECIPES = {
             # Fashion-MNIST's default augmentation, for 60 epochs.
             settings=dict(epochs=60),
             summary="the longer recipe: CIFAR-form ResNet-20 with augmentation, 60 epochs, "
-                    "94.7% test accuracy (75-95 s an epoch on a 2-core CPU)",
+                    "94.7% test accuracy (75-135 s an epoch on a 2-core CPU)",
         ),
     )
 }
