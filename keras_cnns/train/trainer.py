@@ -217,7 +217,7 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
                 # epoch. Without repeat() it deletes and re-creates the
                 # iterator every epoch, and on TensorFlow 2.21 deleting one
                 # waited for tf.data's autotuning thread: 11-15 s with the
-                # CPU idle, in about every second epoch (BENCHMARKS.md).
+                # CPU idle, in a third to a half of the epochs (BENCHMARKS.md).
                 bundle.train.repeat(),
                 steps_per_epoch=steps_per_epoch,
                 validation_data=bundle.val,
