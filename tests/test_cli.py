@@ -80,7 +80,8 @@ def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path):
 
     out = tmp_path / "recipe-run"
     result = run_cli("train", "--recipe", "fashion_mnist_quick", "--dataset", "digits", "--epochs", "1",
-                     "--limit", "300", "--classes", "0,1,2", "--image-size", "36", "--out", str(out))
+                     "--limit", "300", "--classes", "0,1,2", "--image-size", "36", "--validation-split", "0",
+                     "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     config = json.loads((out / "config.json").read_text())
     assert config["classes"] == [0, 1, 2]
@@ -90,7 +91,10 @@ def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path):
     assert config["optimizer"] == "sgd" and config["learning_rate"] == 0.1
     assert config["dataset"] == "digits" and config["epochs"] == 1 and config["limit"] == 300
     assert config["image_size"] == [36, 36]
-    assert json.loads((out / "metrics.json").read_text())["image_shape"] == [36, 36, 1]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["image_shape"] == [36, 36, 1]
+    # --validation-split 0: every one of the 300 images trains, none is held out.
+    assert config["validation_split"] == 0 and metrics["num_val"] == 0 and metrics["num_train"] == 300
 
 
 def test_train_without_a_model_or_recipe_says_what_to_give(tmp_path):
@@ -99,6 +103,8 @@ def test_train_without_a_model_or_recipe_says_what_to_give(tmp_path):
     assert "needs a model name or a --recipe" in result.stderr and "keras-cnns recipes" in result.stderr
     result = run_cli("train", "--recipe", "fashion_mnist_1min")
     assert result.returncode == 2 and "fashion_mnist_quick" in result.stderr
+    result = run_cli("train", "lenet5", "--dataset", "digits", "--validation-split", "1")
+    assert result.returncode == 2 and "validation_split" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "big")
     assert result.returncode == 2 and "expected SIZE or HEIGHT,WIDTH" in result.stderr
     out = tmp_path / "too-small"

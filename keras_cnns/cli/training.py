@@ -21,6 +21,7 @@ def _command_train(args):
             "label_smoothing": args.label_smoothing,
             "seed": args.seed,
             "limit": args.limit,
+            "validation_split": args.validation_split,
             "classes": parse_classes(args.classes),
             "data_dir": args.data_dir,
             "image_size": args.image_size,
@@ -121,6 +122,10 @@ def register(commands):
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--seed", type=int)
     train.add_argument("--limit", type=int, help="use only this many training images")
+    train.add_argument("--validation-split", type=float, metavar="SHARE",
+                       help="share of the training images held out for validation (default 0.1); "
+                            "0 trains on all of them and keeps the checkpoint with the best training "
+                            "accuracy")
     train.add_argument("--classes", help="train on these labels or class names only, relabelled 0, 1, ... "
                                          "in that order, e.g. 0,1,2,3,4")
     train.add_argument("--data-dir", help="where the dataset's files are")
