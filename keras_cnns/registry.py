@@ -61,13 +61,8 @@ def register_model(*, family, paper, year, default_input_shape, min_input_size, 
 
     def decorator(builder):
         name = builder.__name__
-        if not builder.__module__.startswith("keras_cnns.models"):
-            # A network of the user's: the built-in names are taken first, so
-            # that a clash is refused here and not when they load later.
-            _register_builtin_models()
         if name in _REGISTRY:
-            raise ValueError(f"A model named {name!r} is already registered; names must be unique. "
-                             "Rename the builder function (its name is the registered name).")
+            raise ValueError(f"A model named {name!r} is already registered; names must be unique.")
         _REGISTRY[name] = ModelInfo(
             name=name,
             family=family,
