@@ -7,18 +7,8 @@ with a glob pattern, and built by name. Names are part of the API.
 import dataclasses
 import difflib
 import fnmatch
-import importlib
 
 _REGISTRY = {}
-
-
-def _register_builtin_models():
-    """Imports `keras_cnns.models`, whose modules register every network.
-
-    Called by the lookups below rather than at import time, so that importing
-    the registry (or `keras_cnns`) does not import Keras and TensorFlow.
-    """
-    importlib.import_module("keras_cnns.models")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +77,6 @@ def list_models(pattern="*"):
         >>> list_models("resnet1*")
         ['resnet101', 'resnet110', 'resnet152', 'resnet18']
     """
-    _register_builtin_models()
     return sorted(name for name in _REGISTRY if fnmatch.fnmatchcase(name, pattern))
 
 
@@ -97,7 +86,6 @@ def model_info(name):
     Raises:
         ValueError: If `name` is not registered; the message lists close matches.
     """
-    _register_builtin_models()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(str(name), _REGISTRY, n=5, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""

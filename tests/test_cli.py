@@ -31,22 +31,6 @@ def test_summary_and_its_error():
     assert "at least 32x32" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_help_imports_neither_keras_nor_a_backend():
-    # `keras-cnns --help` answers at once: the package loads Keras (and so
-    # TensorFlow or JAX) only when a network or a command needs it.
-    code = ("import sys; import keras_cnns; from keras_cnns.cli import build_parser; build_parser(); "
-            "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and result.stdout.strip() == "[]", (result.stdout, result.stderr[-2000:])
-    # ... and the names of `keras_cnns` still load on first use.
-    code = "import keras_cnns; print(keras_cnns.list_models('resnet2*'), keras_cnns.blocks.__name__)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.stdout.strip() == "['resnet20'] keras_cnns.blocks", result.stderr[-2000:]
-    result = subprocess.run([sys.executable, "-c", "import keras_cnns; keras_cnns.resnet20"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and "has no attribute 'resnet20'" in result.stderr
-
-
 def test_every_command_has_help_with_an_example():
     for command in ["models", "summary", "tour", "train", "evaluate", "export", "predict", "tune", "visualize",
                     "finetune", "recipes"]:
