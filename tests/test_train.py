@@ -140,9 +140,13 @@ def test_named_recipes_apply_their_settings_and_take_overrides():
     assert recipe_config("fashion_mnist_quick", dataset="digits", image_size=40).image_size == [40, 40]
     assert changed.warmup_epochs == pytest.approx(0.6)  # A fifth of 3 epochs, not the recipe's 1.
     assert changed.model_kwargs == quick.model_kwargs
-    # The long recipe is the ResNet family's default recipe run for longer.
+    # The long recipe is the ResNet family's default recipe, on every training
+    # image, at batch 256 with the learning rate scaled to match, for longer.
     long = recipe_config("fashion_mnist_resnet20")
-    assert dataclasses.replace(long, epochs=30) == default_config("resnet20", "fashion_mnist")
+    assert (long.validation_split, long.batch_size, long.learning_rate) == (0.0, 256, 0.2)
+    family_default = default_config("resnet20", "fashion_mnist", image_size=[28, 28], validation_split=0.0,
+                                    batch_size=256, learning_rate=0.2)
+    assert dataclasses.replace(long, epochs=family_default.epochs) == family_default
     with pytest.raises(ValueError, match="No training recipe named 'fast'.*fashion_mnist_quick"):
         recipe_config("fast")
 

@@ -75,12 +75,27 @@ RECIPES = {
             name="fashion_mnist_resnet20",
             model="resnet20",
             dataset="fashion_mnist",
-            # The ResNet family's recipe (SGD, learning rate 0.1, weight decay
-            # 5e-4, cosine after 2 warm-up epochs, label smoothing 0.1) with
-            # Fashion-MNIST's default augmentation, for 60 epochs.
-            settings=dict(epochs=60),
-            summary="the longer recipe: CIFAR-form ResNet-20 with augmentation, 60 epochs, "
-                    "94.7% test accuracy (75-135 s an epoch on a 2-core CPU)",
+            # The ResNet family's recipe (SGD with Nesterov momentum, weight
+            # decay 5e-4, cosine after 2 warm-up epochs, label smoothing 0.1)
+            # with Fashion-MNIST's default augmentation (crop with 2 pixels
+            # of padding, flips, random erasing) at its own 28x28, trained on
+            # all 60,000 training images as papers do (no validation split:
+            # best.keras is the epoch with the best training accuracy, here
+            # the last). Batch 256 at learning rate 0.2 (0.1 per 128, the
+            # linear scaling rule): 15-17% more images a second than batch 128
+            # in a step-time probe on this CPU.
+            # Measured (BENCHMARKS.md): 0.9510 test accuracy after 50 epochs,
+            # 94-146 s an epoch; 60 epochs of batch 128 on 54,000 images
+            # (validation split 0.1) had reached 0.9467.
+            settings=dict(
+                epochs=50,
+                batch_size=256,
+                learning_rate=0.2,
+                image_size=[28, 28],
+                validation_split=0.0,
+            ),
+            summary="the longer recipe: CIFAR-form ResNet-20 with augmentation, 50 epochs on all "
+                    "60,000 images, 95.1% test accuracy (1.5 hours on a 2-core CPU)",
         ),
     )
 }
