@@ -1,13 +1,23 @@
-"""Time per training step of the main job's network at 32x32 ("valid" pooling)
-against 28x28 (pool_padding="same"), alternating rounds in one process.
+"""Time per training image of one network under settings that change only
+speed, alternating rounds in one process (a ratio measured this way survives
+this machine's drifting step times; see BENCHMARKS.md).
 
-    .venv/bin/python benchmarks/bench_pool_padding.py
+    .venv/bin/python benchmarks/bench_step_time.py pool_padding
+    .venv/bin/python benchmarks/bench_step_time.py batch_size
+    KERAS_BACKEND=jax .venv/bin/python benchmarks/bench_step_time.py batch_size
 
-Prints each round's milliseconds per step (batch 256, synthetic images) and
-the medians; BENCHMARKS.md ("The main job") cites one run.
+* `pool_padding`: the main job's quarter-width VGG-11 at 32x32 ("valid"
+  pooling) against 28x28 (`pool_padding="same"`), batch 256.
+* `batch_size`: the longer recipe's ResNet-20 at 28x28, batch 128 against
+  batch 256, and batch 256 under `mixed_bfloat16`.
+
+Synthetic images, SGD with Nesterov momentum, `train_on_batch` after three
+warm-up steps. Prints each round's microseconds per image and the medians;
+BENCHMARKS.md cites the runs.
 """
 
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,39 +27,60 @@ import numpy as np  # noqa: E402
 
 from keras_cnns.registry import get_model  # noqa: E402
 
-BATCH = 256
 ROUNDS = 6
 STEPS_PER_ROUND = 10
-KNOBS = dict(classes=10, width_multiplier=0.25, hidden_units=[], dropout=0.0)
+VGG_KNOBS = dict(classes=10, width_multiplier=0.25, hidden_units=[], dropout=0.0)
 
 
-def main():
-    candidates = {
-        "32x32, pool_padding='valid'": get_model("vgg11_bn", input_shape=(32, 32, 1), **KNOBS),
-        "28x28, pool_padding='same'": get_model("vgg11_bn", input_shape=(28, 28, 1),
-                                                pool_padding="same", **KNOBS),
-    }
+def candidates(comparison):
+    """`{label: (build, batch_size, dtype_policy)}` of one comparison."""
+    if comparison == "pool_padding":
+        return {
+            "32x32, pool_padding='valid'": (
+                lambda: get_model("vgg11_bn", input_shape=(32, 32, 1), **VGG_KNOBS), 256, "float32"),
+            "28x28, pool_padding='same'": (
+                lambda: get_model("vgg11_bn", input_shape=(28, 28, 1), pool_padding="same", **VGG_KNOBS),
+                256, "float32"),
+        }
+    if comparison == "batch_size":
+        def resnet20():
+            return get_model("resnet20", input_shape=(28, 28, 1), classes=10)
+        return {
+            "resnet20, batch 128": (resnet20, 128, "float32"),
+            "resnet20, batch 256": (resnet20, 256, "float32"),
+            "resnet20, batch 256, mixed_bfloat16": (resnet20, 256, "mixed_bfloat16"),
+        }
+    raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding or batch_size.")
+
+
+def main(argv):
+    comparison = argv[0] if argv else "pool_padding"
     rng = np.random.default_rng(0)
-    batches = {}
-    for name, model in candidates.items():
+    prepared = {}
+    for name, (build, batch_size, policy) in candidates(comparison).items():
+        keras.mixed_precision.set_global_policy(policy)
+        model = build()
+        keras.mixed_precision.set_global_policy("float32")
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
                       loss="sparse_categorical_crossentropy")
-        images = rng.random((BATCH, *model.input_shape[1:]), dtype=np.float32)
-        labels = rng.integers(0, 10, BATCH)
-        batches[name] = images, labels
+        images = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
+        labels = rng.integers(0, 10, batch_size)
         for _ in range(3):  # Tracing and warm-up.
             model.train_on_batch(images, labels)
-    times = {name: [] for name in candidates}
+        prepared[name] = model, images, labels
+    times = {name: [] for name in prepared}
     for _ in range(ROUNDS):
-        for name, model in candidates.items():
+        for name, (model, images, labels) in prepared.items():
             start = time.perf_counter()
             for _ in range(STEPS_PER_ROUND):
-                model.train_on_batch(*batches[name])
-            times[name].append((time.perf_counter() - start) / STEPS_PER_ROUND * 1000)
+                model.train_on_batch(images, labels)
+            seconds = (time.perf_counter() - start) / STEPS_PER_ROUND
+            times[name].append(seconds / len(images) * 1e6)
+    print(f"{comparison} on the {keras.backend.backend()} backend, microseconds per image:")
     for name, values in times.items():
         rounds = " ".join(f"{value:.0f}" for value in values)
-        print(f"{name}: {rounds} -> median {np.median(values):.1f} ms per step")
+        print(f"{name}: {rounds} -> median {np.median(values):.1f}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -82,8 +82,9 @@ RECIPES = {
             # all 60,000 training images as papers do (no validation split:
             # best.keras is the epoch with the best training accuracy, here
             # the last). Batch 256 at learning rate 0.2 (0.1 per 128, the
-            # linear scaling rule): 15-17% more images a second than batch 128
-            # in a step-time probe on this CPU.
+            # linear scaling rule); not for speed: alternating rounds
+            # (benchmarks/bench_step_time.py batch_size) found batch 128 9-12%
+            # faster per image on this CPU.
             # Measured (BENCHMARKS.md): 0.9510 test accuracy after 50 epochs,
             # 94-146 s an epoch; 60 epochs of batch 128 on 54,000 images
             # (validation split 0.1) had reached 0.9467.
