@@ -7,8 +7,28 @@ with a glob pattern, and built by name. Names are part of the API.
 import dataclasses
 import difflib
 import fnmatch
+import importlib
 
 _REGISTRY = {}
+# "no", "loading" or "yes": whether keras_cnns.models (the built-in networks) has registered itself.
+_BUILTINS = {"state": "no"}
+
+
+def _load_builtin_models():
+    """Imports `keras_cnns.models` once, so the registry holds the built-in networks.
+
+    Deferred to the first question asked of the registry: `import keras_cnns`
+    does not import Keras.
+    """
+    if _BUILTINS["state"] != "no":
+        return
+    _BUILTINS["state"] = "loading"
+    try:
+        importlib.import_module("keras_cnns.models")
+    except BaseException:
+        _BUILTINS["state"] = "no"
+        raise
+    _BUILTINS["state"] = "yes"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +71,12 @@ def register_model(*, family, paper, year, default_input_shape, min_input_size, 
 
     def decorator(builder):
         name = builder.__name__
+        _load_builtin_models()  # A user's name that clashes with a built-in one is refused here.
         if name in _REGISTRY:
-            raise ValueError(f"A model named {name!r} is already registered; names must be unique.")
+            raise ValueError(
+                f"A model named {name!r} is already registered; names must be unique. Rename the "
+                "builder function (its name is the registered name)."
+            )
         _REGISTRY[name] = ModelInfo(
             name=name,
             family=family,
@@ -77,6 +101,7 @@ def list_models(pattern="*"):
         >>> list_models("resnet1*")
         ['resnet101', 'resnet110', 'resnet152', 'resnet18']
     """
+    _load_builtin_models()
     return sorted(name for name in _REGISTRY if fnmatch.fnmatchcase(name, pattern))
 
 
@@ -86,6 +111,7 @@ def model_info(name):
     Raises:
         ValueError: If `name` is not registered; the message lists close matches.
     """
+    _load_builtin_models()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(str(name), _REGISTRY, n=5, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""

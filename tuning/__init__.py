@@ -28,31 +28,22 @@ tuner.search(*data.train, validation_data=data.val, epochs=3)
 ```
 """
 
-from tuning.job import SearchConfig, SearchResult, run_search
-from tuning.objectives import ResourceConstraint, ResourceScore
-from tuning.spaces import (
-    SPACES,
-    CNNHyperModel,
-    InceptionHyperModel,
-    ResNetHyperModel,
-    VGGHyperModel,
-    get_space,
-    sample_hyperparameters,
-    search_space,
-)
+from keras_cnns._lazy import lazy_exports
 
-__all__ = [
-    "SPACES",
-    "CNNHyperModel",
-    "InceptionHyperModel",
-    "ResNetHyperModel",
-    "ResourceConstraint",
-    "ResourceScore",
-    "SearchConfig",
-    "SearchResult",
-    "VGGHyperModel",
-    "get_space",
-    "run_search",
-    "sample_hyperparameters",
-    "search_space",
-]
+_EXPORTS = {
+    "CNNHyperModel": "spaces",
+    "InceptionHyperModel": "spaces",
+    "ResNetHyperModel": "spaces",
+    "ResourceConstraint": "objectives",
+    "ResourceScore": "objectives",
+    "SPACES": "spaces",
+    "SearchConfig": "job",
+    "SearchResult": "job",
+    "VGGHyperModel": "spaces",
+    "get_space": "spaces",
+    "run_search": "job",
+    "sample_hyperparameters": "spaces",
+    "search_space": "spaces",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

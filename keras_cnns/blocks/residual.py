@@ -7,55 +7,12 @@ weights load by name: ``_0`` is the shortcut, ``_1``, ``_2``, ``_3`` the
 convolutions of the residual branch.
 """
 
-import keras
 from keras import layers
-from keras import ops
 
 from keras_cnns.blocks.conv import channel_axis, check_choice, conv_bn_act
+from keras_cnns.layers import ZeroPadShortcut
 
 SHORTCUT_KINDS = ("projection", "zero_pad")
-
-
-@keras.saving.register_keras_serializable(package="keras_cnns")
-class ZeroPadShortcut(layers.Layer):
-    """The parameter-free shortcut of He et al. 2015, option A.
-
-    Subsamples the input by `strides` and appends zero channels up to
-    `filters`, so that the identity can be added to a residual branch that
-    downsampled and widened. This is what the paper's CIFAR networks
-    (section 4.2) use: it keeps ResNet-20 at 0.27M parameters.
-
-    Args:
-        filters: Output channel count (at least the input's).
-        strides: Spatial subsampling factor.
-    """
-
-    def __init__(self, filters, strides=2, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.strides = int(strides)
-
-    def call(self, x):
-        s = self.strides
-        channels_first = channel_axis() == 1
-        x = x[:, :, ::s, ::s] if channels_first else x[:, ::s, ::s, :]
-        extra = self.filters - x.shape[channel_axis()]
-        if extra:
-            pad = [[0, 0], [0, extra], [0, 0], [0, 0]] if channels_first else [[0, 0], [0, 0], [0, 0], [0, extra]]
-            x = ops.pad(x, pad)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        spatial = (2, 3) if channel_axis() == 1 else (1, 2)
-        for axis in spatial:
-            if shape[axis] is not None:
-                shape[axis] = -(-shape[axis] // self.strides)
-        shape[channel_axis()] = self.filters
-        return tuple(shape)
-
-    def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "strides": self.strides}
 
 
 def _shortcut(x, out_filters, stride, kind, use_bias, bn_epsilon, name):

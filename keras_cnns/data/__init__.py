@@ -25,56 +25,29 @@ model.fit(bundle.train, validation_data=bundle.val)
 ```
 """
 
-import os
+from keras_cnns._lazy import lazy_exports
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from keras_cnns.data.augment import (  # noqa: E402
-    DEFAULT_RECIPES,
-    GENERIC_RECIPE,
-    RECIPE_KEYS,
-    build_augmentation,
-)
-from keras_cnns.data.folders import ScanReport, scan_image_folder  # noqa: E402
-from keras_cnns.data.idx import read_idx, write_idx  # noqa: E402
-from keras_cnns.data.loader import (  # noqa: E402
-    DatasetArrays,
-    DatasetBundle,
-    bundle_from_arrays,
-    load_arrays,
-    load_dataset,
-    resize_arrays,
-)
-from keras_cnns.data.preprocessing import (  # noqa: E402
-    check_finite,
-    compute_normalization,
-    denormalize,
-    normalize,
-)
-from keras_cnns.data.sources import (  # noqa: E402
-    FASHION_MNIST_CLASS_NAMES,
-    DatasetUnavailableError,
-)
-
-__all__ = [
-    "DEFAULT_RECIPES",
-    "FASHION_MNIST_CLASS_NAMES",
-    "GENERIC_RECIPE",
-    "RECIPE_KEYS",
-    "DatasetArrays",
-    "DatasetBundle",
-    "DatasetUnavailableError",
-    "ScanReport",
-    "build_augmentation",
-    "bundle_from_arrays",
-    "check_finite",
-    "compute_normalization",
-    "denormalize",
-    "load_arrays",
-    "load_dataset",
-    "resize_arrays",
-    "normalize",
-    "read_idx",
-    "scan_image_folder",
-    "write_idx",
-]
+_EXPORTS = {
+    "DEFAULT_RECIPES": "augment",
+    "DatasetArrays": "loader",
+    "DatasetBundle": "loader",
+    "DatasetUnavailableError": "sources",
+    "FASHION_MNIST_CLASS_NAMES": "sources",
+    "GENERIC_RECIPE": "augment",
+    "RECIPE_KEYS": "augment",
+    "ScanReport": "folders",
+    "build_augmentation": "augment",
+    "bundle_from_arrays": "loader",
+    "check_finite": "preprocessing",
+    "compute_normalization": "preprocessing",
+    "denormalize": "preprocessing",
+    "load_arrays": "loader",
+    "load_dataset": "loader",
+    "normalize": "preprocessing",
+    "read_idx": "idx",
+    "resize_arrays": "loader",
+    "scan_image_folder": "folders",
+    "write_idx": "idx",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -8,15 +8,19 @@ where `pixels` are in `[0, 255]` and `mean` / `std` are per-channel statistics
 of the training split measured in `[0, 1]` pixel scale. A model trained on a
 `DatasetBundle` expects inputs prepared by `normalize(pixels,
 bundle.normalization)`.
+
+Only numpy is imported here (TensorFlow only when a function is handed
+TensorFlow data), so the LiteRT inference path prepares images without it.
 """
 
 import numpy as np
-import tensorflow as tf
+
+from keras_cnns.data.resample import resize_images  # noqa: F401  (part of this module's API)
 
 # Standard deviations below this are treated as 1 so that a constant channel
 # does not blow up to inf after normalization.
 _MIN_STD = 1e-6
-# Images are resized / measured this many at a time to bound peak memory.
+# Images are measured this many at a time to bound peak memory.
 _CHUNK = 4096
 # ITU-R BT.601 luma weights, the usual RGB -> grayscale conversion.
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -51,9 +55,11 @@ def normalize(images, normalization):
     """
     mean, std = _mean_and_std(normalization)
     _check_channels(images, mean)
-    if tf.is_tensor(images):
+    if _is_tensorflow(images):
+        import tensorflow as tf
+
         pixels = tf.cast(images, tf.float32)
-    elif isinstance(images, (np.ndarray, list, tuple, int, float)):
+    elif isinstance(images, (np.ndarray, np.generic, list, tuple, int, float)):
         pixels = np.asarray(images, dtype=np.float32)
     else:
         import keras
@@ -143,7 +149,7 @@ def check_finite(data, max_batches=None):
     check_finite(bundle.train, max_batches=10)
     ```
     """
-    if isinstance(data, tf.data.Dataset):
+    if _is_tensorflow(data) and hasattr(data, "element_spec"):
         return _check_finite_dataset(data, max_batches)
     images = np.asarray(data)
     _raise_if_not_finite(images, "The input array")
@@ -183,36 +189,6 @@ def convert_channels(images, channels):
     return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
 
 
-def resize_images(images, image_size):
-    """Resizes `(N, H, W, C)` uint8 images with (antialiased) bilinear filtering.
-
-    Args:
-        images: uint8 array `(N, H, W, C)`.
-        image_size: Target `(height, width)`.
-
-    Returns:
-        uint8 array `(N, height, width, C)`; the input itself if the size
-        already matches.
-    """
-    height, width = image_size
-    if images.shape[1:3] == (height, width):
-        return images
-    resized = np.empty(
-        (len(images), height, width, images.shape[-1]), dtype=np.uint8
-    )
-    for start in range(0, len(images), _CHUNK):
-        chunk = tf.image.resize(
-            images[start : start + _CHUNK],
-            (height, width),
-            method="bilinear",
-            antialias=True,
-        )
-        resized[start : start + _CHUNK] = np.clip(
-            np.rint(chunk.numpy()), 0, 255
-        ).astype(np.uint8)
-    return resized
-
-
 def standardize_image_size(image_size):
     """Turns `None`, an int or a `(height, width)` pair into `None` or a tuple.
 
@@ -234,6 +210,11 @@ def standardize_image_size(image_size):
         f"positive ints; received {image_size!r}. Pass for example 32 or "
         "(32, 32)."
     )
+
+
+def _is_tensorflow(value):
+    """Whether `value` is a TensorFlow tensor or dataset (checked without importing TensorFlow)."""
+    return type(value).__module__.startswith("tensorflow")
 
 
 def _check_requested_channels(channels):

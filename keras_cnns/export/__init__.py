@@ -20,45 +20,28 @@ Modules:
 * `exporter`: `export_model` and `ExportReport`.
 """
 
-from keras_cnns.export.exporter import (
-    DEFAULT_FORMATS,
-    FORMATS,
-    ExportReport,
-    check_formats,
-    export_model,
-    file_name,
-    fold_normalization_into,
-)
-from keras_cnns.export.latency import measure_latency, measure_tflite_latency
-from keras_cnns.export.tflite import (
-    DEFAULT_CALIBRATION_SIZE,
-    QUANTIZATIONS,
-    UnsupportedOpsError,
-    convert_to_tflite,
-    export_saved_model,
-    flex_operators,
-    tflite_operators,
-)
-from keras_cnns.export.verify import FLOAT_TOLERANCE, ExportVerificationError, FormatResult
+from keras_cnns._lazy import lazy_exports
 
-__all__ = [
-    "DEFAULT_CALIBRATION_SIZE",
-    "DEFAULT_FORMATS",
-    "FLOAT_TOLERANCE",
-    "FORMATS",
-    "QUANTIZATIONS",
-    "ExportReport",
-    "ExportVerificationError",
-    "FormatResult",
-    "UnsupportedOpsError",
-    "check_formats",
-    "convert_to_tflite",
-    "export_model",
-    "export_saved_model",
-    "file_name",
-    "flex_operators",
-    "fold_normalization_into",
-    "measure_latency",
-    "measure_tflite_latency",
-    "tflite_operators",
-]
+_EXPORTS = {
+    "DEFAULT_CALIBRATION_SIZE": "tflite",
+    "DEFAULT_FORMATS": "exporter",
+    "ExportReport": "exporter",
+    "ExportVerificationError": "verify",
+    "FLOAT_TOLERANCE": "verify",
+    "FORMATS": "exporter",
+    "FormatResult": "verify",
+    "QUANTIZATIONS": "tflite",
+    "UnsupportedOpsError": "tflite",
+    "check_formats": "exporter",
+    "convert_to_tflite": "tflite",
+    "export_model": "exporter",
+    "export_saved_model": "tflite",
+    "file_name": "exporter",
+    "flex_operators": "tflite",
+    "fold_normalization_into": "exporter",
+    "measure_latency": "latency",
+    "measure_tflite_latency": "latency",
+    "tflite_operators": "tflite",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

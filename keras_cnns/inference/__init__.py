@@ -17,25 +17,18 @@ Modules:
 * `classifier`: `TFLiteClassifier`.
 """
 
-from keras_cnns.inference.classifier import TFLiteClassifier
-from keras_cnns.inference.images import read_image_file, to_pixel_batch
-from keras_cnns.inference.model_card import (
-    MODEL_CARD_FILE,
-    check_sha256,
-    read_model_card,
-    resolve_tflite_path,
-    sha256_file,
-)
-from keras_cnns.inference.runner import TFLiteRunner
+from keras_cnns._lazy import lazy_exports
 
-__all__ = [
-    "MODEL_CARD_FILE",
-    "TFLiteClassifier",
-    "TFLiteRunner",
-    "check_sha256",
-    "read_image_file",
-    "read_model_card",
-    "resolve_tflite_path",
-    "sha256_file",
-    "to_pixel_batch",
-]
+_EXPORTS = {
+    "MODEL_CARD_FILE": "model_card",
+    "TFLiteClassifier": "classifier",
+    "TFLiteRunner": "runner",
+    "check_sha256": "model_card",
+    "read_image_file": "images",
+    "read_model_card": "model_card",
+    "resolve_tflite_path": "model_card",
+    "sha256_file": "model_card",
+    "to_pixel_batch": "images",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

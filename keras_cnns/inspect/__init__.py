@@ -27,53 +27,36 @@ Modules:
 * `plots`, `visualize`: the PNG files (`keras-cnns visualize`).
 """
 
-from keras_cnns.inspect.correlation import (
-    CorrelationDemo,
-    convolve2d,
-    cross_correlate2d,
-    demonstrate,
-    keras_conv2d,
-)
-from keras_cnns.inspect.features import (
-    default_feature_layers,
-    feature_maps,
-    filter_patterns,
-    first_convolution,
-)
-from keras_cnns.inspect.gradcam import GradCAM, grad_cam
-from keras_cnns.inspect.graph import feature_map_call, feature_map_calls, layer_calls
-from keras_cnns.inspect.images import prepare_image
-from keras_cnns.inspect.layer_table import LayerRow, LayerTable, format_layer_table, layer_table
-from keras_cnns.inspect.plots import plot_feature_maps, plot_grad_cam, plot_kernels, plot_patterns
-from keras_cnns.inspect.source import TrainedModel, load_trained
-from keras_cnns.inspect.visualize import KINDS, visualize
+from keras_cnns._lazy import lazy_exports
 
-__all__ = [
-    "KINDS",
-    "CorrelationDemo",
-    "GradCAM",
-    "LayerRow",
-    "LayerTable",
-    "TrainedModel",
-    "convolve2d",
-    "cross_correlate2d",
-    "default_feature_layers",
-    "demonstrate",
-    "feature_map_call",
-    "feature_map_calls",
-    "feature_maps",
-    "filter_patterns",
-    "first_convolution",
-    "format_layer_table",
-    "grad_cam",
-    "keras_conv2d",
-    "layer_calls",
-    "layer_table",
-    "load_trained",
-    "plot_feature_maps",
-    "plot_grad_cam",
-    "plot_kernels",
-    "plot_patterns",
-    "prepare_image",
-    "visualize",
-]
+_EXPORTS = {
+    "CorrelationDemo": "correlation",
+    "GradCAM": "gradcam",
+    "KINDS": "visualize",
+    "LayerRow": "layer_table",
+    "LayerTable": "layer_table",
+    "TrainedModel": "source",
+    "convolve2d": "correlation",
+    "cross_correlate2d": "correlation",
+    "default_feature_layers": "features",
+    "demonstrate": "correlation",
+    "feature_map_call": "graph",
+    "feature_map_calls": "graph",
+    "feature_maps": "features",
+    "filter_patterns": "features",
+    "first_convolution": "features",
+    "format_layer_table": "layer_table",
+    "grad_cam": "gradcam",
+    "keras_conv2d": "correlation",
+    "layer_calls": "graph",
+    "layer_table": "layer_table",
+    "load_trained": "source",
+    "plot_feature_maps": "plots",
+    "plot_grad_cam": "plots",
+    "plot_kernels": "plots",
+    "plot_patterns": "plots",
+    "prepare_image": "images",
+    "visualize": "visualize",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -25,79 +25,46 @@ Importing this package registers the custom schedules and loss with Keras, so
 `keras.saving.load_model` can read the `.keras` files it writes.
 """
 
-from keras_cnns.train.atomic import atomic_path, save_model, write_json
-from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint
-from keras_cnns.train.config import (
-    FAMILY_RECIPES,
-    GENERIC_RECIPE,
-    OPTIMIZERS,
-    SCHEDULES,
-    TrainConfig,
-    default_config,
-)
-from keras_cnns.train.distributed import ProcessCluster
-from keras_cnns.train.errors import RunConfigMismatchError, TrainingDiverged
-from keras_cnns.train.metrics import classification_metrics
-from keras_cnns.train.recipes import RECIPES, Recipe, list_recipes, recipe_config
-from keras_cnns.train.optimization import (
-    SparseCategoricalCrossentropyWithSmoothing,
-    add_kernel_l2,
-    build_loss,
-    build_optimizer,
-)
-from keras_cnns.train.run_dir import RunLayout, read_history
-from keras_cnns.train.schedules import (
-    OneCycle,
-    WarmupCosineDecay,
-    WarmupStepDecay,
-    build_schedule,
-)
-from keras_cnns.train.trainer import (
-    RunResult,
-    build_compiled_model,
-    build_model,
-    compile_model,
-    evaluate,
-    load_best_model,
-    train,
-)
+from keras_cnns._lazy import lazy_exports
 
-__all__ = [
-    "FAMILY_RECIPES",
-    "GENERIC_RECIPE",
-    "OPTIMIZERS",
-    "RECIPES",
-    "SCHEDULES",
-    "DivergenceGuard",
-    "EpochStats",
-    "OneCycle",
-    "ProcessCluster",
-    "RunCheckpoint",
-    "RunConfigMismatchError",
-    "RunLayout",
-    "Recipe",
-    "RunResult",
-    "SparseCategoricalCrossentropyWithSmoothing",
-    "TrainConfig",
-    "TrainingDiverged",
-    "WarmupCosineDecay",
-    "WarmupStepDecay",
-    "add_kernel_l2",
-    "atomic_path",
-    "build_compiled_model",
-    "build_model",
-    "build_loss",
-    "build_optimizer",
-    "build_schedule",
-    "classification_metrics",
-    "compile_model",
-    "default_config",
-    "evaluate",
-    "list_recipes",
-    "load_best_model",
-    "read_history",
-    "recipe_config",
-    "save_model",
-    "train",
-    "write_json",
-]
+_EXPORTS = {
+    "DivergenceGuard": "callbacks",
+    "EpochStats": "callbacks",
+    "FAMILY_RECIPES": "config",
+    "GENERIC_RECIPE": "config",
+    "OPTIMIZERS": "config",
+    "OneCycle": "schedules",
+    "ProcessCluster": "distributed",
+    "RECIPES": "recipes",
+    "Recipe": "recipes",
+    "RunCheckpoint": "callbacks",
+    "RunConfigMismatchError": "errors",
+    "RunLayout": "run_dir",
+    "RunResult": "trainer",
+    "SCHEDULES": "config",
+    "SparseCategoricalCrossentropyWithSmoothing": "optimization",
+    "TrainConfig": "config",
+    "TrainingDiverged": "errors",
+    "WarmupCosineDecay": "schedules",
+    "WarmupStepDecay": "schedules",
+    "add_kernel_l2": "optimization",
+    "atomic_path": "atomic",
+    "build_compiled_model": "trainer",
+    "build_loss": "optimization",
+    "build_model": "trainer",
+    "build_optimizer": "optimization",
+    "build_schedule": "schedules",
+    "classification_metrics": "metrics",
+    "compile_model": "trainer",
+    "default_config": "config",
+    "evaluate": "trainer",
+    "list_recipes": "recipes",
+    "load_best_model": "trainer",
+    "read_history": "run_dir",
+    "recipe_config": "recipes",
+    "save_model": "atomic",
+    "train": "trainer",
+    "write_json": "atomic",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -16,36 +16,22 @@ Modules:
 * `finetune`: `FineTuneConfig` and `fine_tune` (two runs of the training core).
 """
 
-from keras_cnns.transfer.backbone import (
-    IMAGENET_CAFFE_NORMALIZATION,
-    Source,
-    block_name,
-    build_transfer_model,
-    find_blocks,
-    input_adapter,
-    load_source,
-    set_trainable,
-)
-from keras_cnns.transfer.finetune import (
-    PHASES,
-    FineTuneConfig,
-    FineTuneResult,
-    build_phase_model,
-    fine_tune,
-)
+from keras_cnns._lazy import lazy_exports
 
-__all__ = [
-    "IMAGENET_CAFFE_NORMALIZATION",
-    "PHASES",
-    "FineTuneConfig",
-    "FineTuneResult",
-    "Source",
-    "block_name",
-    "build_phase_model",
-    "build_transfer_model",
-    "fine_tune",
-    "find_blocks",
-    "input_adapter",
-    "load_source",
-    "set_trainable",
-]
+_EXPORTS = {
+    "FineTuneConfig": "finetune",
+    "FineTuneResult": "finetune",
+    "IMAGENET_CAFFE_NORMALIZATION": "backbone",
+    "PHASES": "finetune",
+    "Source": "backbone",
+    "block_name": "backbone",
+    "build_phase_model": "finetune",
+    "build_transfer_model": "backbone",
+    "find_blocks": "backbone",
+    "fine_tune": "finetune",
+    "input_adapter": "backbone",
+    "load_source": "backbone",
+    "set_trainable": "backbone",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,58 @@
+"""The Keras layers of this package that a `.keras` file can hold.
+
+Each is registered with Keras' serialization under the package name
+`keras_cnns`, so a saved model that uses one loads in safe mode once this
+module is imported (`keras_cnns.saving` imports it, and `import keras_cnns`
+imports that as soon as Keras loads). This module imports nothing from the
+rest of the package, so that it can be imported at any point of an import.
+"""
+
+import keras
+from keras import layers
+from keras import ops
+
+
+def _channel_axis():
+    return 1 if keras.config.image_data_format() == "channels_first" else -1
+
+
+@keras.saving.register_keras_serializable(package="keras_cnns")
+class ZeroPadShortcut(layers.Layer):
+    """The parameter-free shortcut of He et al. 2015, option A.
+
+    Subsamples the input by `strides` and appends zero channels up to
+    `filters`, so that the identity can be added to a residual branch that
+    downsampled and widened. This is what the paper's CIFAR networks
+    (section 4.2) use: it keeps ResNet-20 at 0.27M parameters.
+
+    Args:
+        filters: Output channel count (at least the input's).
+        strides: Spatial subsampling factor.
+    """
+
+    def __init__(self, filters, strides=2, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.strides = int(strides)
+
+    def call(self, x):
+        s = self.strides
+        channels_first = _channel_axis() == 1
+        x = x[:, :, ::s, ::s] if channels_first else x[:, ::s, ::s, :]
+        extra = self.filters - x.shape[_channel_axis()]
+        if extra:
+            pad = [[0, 0], [0, extra], [0, 0], [0, 0]] if channels_first else [[0, 0], [0, 0], [0, 0], [0, extra]]
+            x = ops.pad(x, pad)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        spatial = (2, 3) if _channel_axis() == 1 else (1, 2)
+        for axis in spatial:
+            if shape[axis] is not None:
+                shape[axis] = -(-shape[axis] // self.strides)
+        shape[_channel_axis()] = self.filters
+        return tuple(shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides}
