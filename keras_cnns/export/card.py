@@ -16,7 +16,10 @@ import platform
 from keras_cnns.inference.model_card import MODEL_CARD_FILE, sha256_file
 from keras_cnns.train import atomic
 
-CARD_VERSION = 1
+CARD_VERSION = 2
+PHOTO_PREPARATION = ("keras_cnns.inference.photos.prepare_photo with dataset_look: a background of the other "
+                     "polarity is negated and its level matched, the object is cut out, centred as the dataset's "
+                     "objects are and sharpened; an image that already looks like the dataset's is only resized")
 _VERSIONED_PACKAGES = ("keras-cnns", "keras", "tensorflow", "ai-edge-litert", "numpy")
 
 
@@ -54,7 +57,7 @@ def folder_size(path):
 
 def build_model_card(*, name, architecture, dataset, class_names, image_shape, normalization,
                      normalization_folded, output_activation, keras_summary, results, verification,
-                     command, digests):
+                     command, digests, look=None, calibration=None):
     """Assembles the card dict (see the module docstring for its parts)."""
     if normalization is None:
         preprocessing = "pixels in [0, 255] as float32, no normalization"
@@ -76,8 +79,12 @@ def build_model_card(*, name, architecture, dataset, class_names, image_shape, n
             "normalization": normalization,
             "normalization_folded": bool(normalization_folded),
             "preprocessing": preprocessing,
+            "dataset_look": None if look is None else look.to_dict(),
+            "photo_preparation": PHOTO_PREPARATION if look is not None else "none: the dataset's images are not "
+                                 "one object on a plain background",
         },
         "output": {"classes": len(class_names), "activation": output_activation},
+        "calibration": None if calibration is None else calibration.to_dict(),
         "keras": keras_summary,
         "formats": {result.format: format_entry(result) for result in results},
         "verification": verification,

@@ -1,17 +1,18 @@
-"""`export_model`: a trained model to SavedModel and TFLite files that are proven to give its answers.
+"""`export_model`: a trained model to files that are proven to give its answers.
 
 Steps, each below or in a sibling module:
 
 1. resolve the model and its data (`source`): a `keras.Model`, a `.keras`
-   file or a run directory (class names, normalization, calibration and test
-   images come from the run);
-2. in a hidden staging folder (`staging`): export the SavedModel
-   (`tflite.export_saved_model`) and convert it to each TFLite format
-   (`tflite.convert_to_tflite`);
-3. run every format on the held-out images and compare it with the Keras
-   model (`verify`); a float format that does not match is an error;
-4. time each format at batch 1 (`latency`);
-5. write `export_report.json` and `model_card.json` (SHA-256 of every file),
+   file or a run directory (class names, normalization, calibration,
+   validation and test images, the dataset's look come from the run);
+2. refuse what a format cannot export (`formats`: each entry's `check`);
+3. compute the Keras model's test outputs and fit the temperature on
+   held-out images (`keras_cnns.inference.calibration`);
+4. in a hidden staging folder (`staging`): write each format (`formats`),
+   then run every file on the held-out images and judge it against the
+   Keras model (`verify`); a file that fails is an error;
+5. time each format at batch 1 (`latency`);
+6. write `export_report.json` and `model_card.json` (SHA-256 of every file),
    then move the folder into place in one rename.
 """
 
@@ -19,43 +20,36 @@ import dataclasses
 import datetime
 import os
 import shutil
-import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+import keras_cnns
 from keras_cnns.data.preprocessing import denormalize
 from keras_cnns.export import verify as checks
-from keras_cnns.export.card import build_model_card, file_digests, folder_size, write_model_card
-from keras_cnns.export.latency import measure_latency, measure_tflite_latency
+from keras_cnns.export.card import build_model_card, file_digests, write_model_card
+from keras_cnns.export.formats import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    SAVED_MODEL,
+    ExportContext,
+    check_formats,
+    file_name,
+)
+from keras_cnns.export.latency import measure_latency
 from keras_cnns.export.source import output_activation, resolve_source
 from keras_cnns.export.staging import check_replaceable, staged_export_folder
-from keras_cnns.export.tflite import (
-    DEFAULT_CALIBRATION_SIZE,
-    QUANTIZATIONS,
-    calibration_images,
-    check_tflite_backend,
-    convert_to_tflite,
-    export_saved_model,
-    flex_operators,
-    round_constants_to_float16,
-    tflite_operators,
-)
+from keras_cnns.export.tflite import DEFAULT_CALIBRATION_SIZE, calibration_images
+from keras_cnns.inference.calibration import fit_calibration
 from keras_cnns.inference.model_card import EXPORT_REPORT_FILE
-from keras_cnns.inference.runner import TFLiteRunner
 from keras_cnns.train import atomic
 
-SAVED_MODEL = "saved_model"
-FORMATS = (SAVED_MODEL, *QUANTIZATIONS)
-DEFAULT_FORMATS = ("saved_model", "float32", "int8")
-# Timed calls per format for the report's latency column.
+# Timed calls of the Keras model for the report's latency column.
 REPORT_LATENCY_RUNS = 50
-
-
-def file_name(format):
-    """The file (or folder) name of a format inside an export folder."""
-    return SAVED_MODEL if format == SAVED_MODEL else f"model_{format}.tflite"
+# A temperature is fitted only on softmax outputs (logits are not probabilities to calibrate).
+_CALIBRATED_ACTIVATIONS = ("softmax",)
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "ExportReport", "check_formats", "export_model", "file_name",
+           "fold_normalization_into"]
 
 
 @dataclasses.dataclass
@@ -132,8 +126,9 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
                  calibration_size=DEFAULT_CALIBRATION_SIZE, fold_normalization=False,
                  min_quantized_agreement=checks.DEFAULT_MIN_QUANTIZED_AGREEMENT,
                  max_quantized_accuracy_drop=checks.DEFAULT_MAX_QUANTIZED_ACCURACY_DROP, measure_latency=True,
-                 num_threads=None, name=None, command=None, verbose=0):
-    """Exports a Keras classifier to SavedModel and TFLite, verifies every file, writes a model card.
+                 num_threads=None, look="auto", name=None, author="keras_cnns", license="Apache-2.0",
+                 command=None, verbose=0):
+    """Exports a Keras classifier to SavedModel, TFLite, mobile and ONNX files, verifies each, writes a model card.
 
     Args:
         model: A `keras.Model`, a run directory written by `keras_cnns.train`,
@@ -141,8 +136,12 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
             data and metadata are used).
         out_dir: Export folder. Must be new, empty, or an earlier export
             (which is replaced as a whole once the new one is verified).
-        formats: Any of `"saved_model"`, `"float32"`, `"float16"`,
-            `"dynamic"`, `"int8"`.
+        formats: Any of `FORMATS`: `"saved_model"`, `"float32"`,
+            `"float16"`, `"dynamic"`, `"int8"` (`.tflite` files of the model
+            as it is), `"mobile_float32"`, `"mobile_int8"` (`.tflite` files
+            that MediaPipe's `ImageClassifier` runs as they are: RGB pixels
+            in, calibrated probabilities out, metadata and labels inside;
+            `keras_cnns.export.mobile`), `"onnx"` (needs the `onnx` extra).
         representative_data: int8 calibration images in the model's input
             scale (normalized like the training inputs), an array or a
             `tf.data.Dataset`; default for a run: `calibration_size`
@@ -168,7 +167,13 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
             Keras model; None to only report it.
         measure_latency: Time each format at batch 1 for the report.
         num_threads: LiteRT interpreter threads for verification and timing.
-        name: Name in the card; default: the export folder's name.
+        look: The dataset's look for photo preparation: `"auto"` (measured
+            from the training or calibration images), a
+            `keras_cnns.inference.photos.DatasetLook`, or None (none).
+        name: Name in the card and the mobile files' metadata; default: the
+            export folder's name.
+        author: Author in the mobile files' metadata.
+        license: Licence in the mobile files' metadata.
         command: The command to record in the card; default: this call.
         verbose: 1 prints progress lines and the report table.
 
@@ -180,6 +185,8 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
             data, a folder that is not an export), naming what to change.
         UnsupportedOpsError: If the model needs flex ops and
             `allow_flex_ops` is False.
+        ValueError: Also when a format cannot hold the model (a mobile file
+            needs one softmax output), before anything is written.
         ExportVerificationError: If a format does not give the Keras model's
             answers. Nothing is written to `out_dir` then.
 
@@ -191,70 +198,65 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     classifier = TFLiteClassifier("exports/resnet20")
     ```
     """
-    formats = check_formats(formats)
-    if set(formats) & set(QUANTIZATIONS):
-        check_tflite_backend()
+    entries = check_formats(formats)
     out_dir = os.path.abspath(os.fspath(out_dir))
     check_replaceable(out_dir)  # Before any slow work.
+    needs_calibration = any(entry.needs_calibration for entry in entries)
     source = resolve_source(
         model, labels=labels, normalization=normalization, representative_data=representative_data,
-        test_data=test_data, calibration_size=calibration_size, need_calibration="int8" in formats,
-        need_test=verify, verbose=verbose,
+        test_data=test_data, calibration_size=calibration_size, need_calibration=needs_calibration,
+        need_test=verify or any(entry.name.startswith("mobile") for entry in entries), look=look, verbose=verbose,
     )
     image_shape = _image_shape(source.model)
-    if verify:
-        _check_test_images(source, image_shape)
     if fold_normalization and source.normalization is None:
         raise ValueError(
             "fold_normalization=True needs the input normalization: pass normalization={'mean': "
             "[...], 'std': [...]}, or export from a run directory."
         )
-    calibration = None
-    if "int8" in formats:
-        calibration = calibration_images(source.calibration, image_shape, calibration_size,
-                                         normalization=source.normalization)
     graph, to_graph_input = _graph_to_export(source, fold_normalization)
-    command = command or _call_description(source, out_dir, formats)
-    _say(f"exporting {source.description} to {out_dir} as {', '.join(formats)}", verbose)
+    options = dict(allow_flex_ops=allow_flex_ops, num_threads=num_threads, fold_normalization=fold_normalization,
+                   min_quantized_agreement=min_quantized_agreement,
+                   max_quantized_accuracy_drop=max_quantized_accuracy_drop)
+    context = ExportContext(source=source, staging=None, graph=graph, to_graph_input=to_graph_input, options=options,
+                            metadata_facts=dict(name=name or os.path.basename(out_dir), author=author, license=license,
+                                                version=f"keras-cnns {keras_cnns.__version__}, {_now()[:10]}"))
+    for entry in entries:
+        entry.check(context)
+    if verify or source.test_images is not None:
+        _check_test_images(source, image_shape)
+    if needs_calibration:
+        context.calibration = calibration_images(source.calibration, image_shape, calibration_size,
+                                                 normalization=source.normalization)
+    keras_summary = {"num_params": int(source.model.count_params())}
+    if source.test_images is not None:
+        _say(f"running the Keras model on {len(source.test_images)} held-out images", verbose)
+        context.keras_outputs = checks.predict_keras(source.model, source.test_images)
+        keras_summary.update(accuracy=checks.accuracy(context.keras_outputs, source.test_labels),
+                             num_images=len(context.keras_outputs))
+        context.temperature = _fit_temperature(source, context.keras_outputs)
+    command = command or _call_description(source, out_dir, [entry.name for entry in entries])
+    _say(f"exporting {source.description} to {out_dir} as {', '.join(entry.name for entry in entries)}", verbose)
 
     with staged_export_folder(out_dir) as staging:
-        saved_model = export_saved_model(graph, os.path.join(staging, SAVED_MODEL))
-        contents, results = {}, []
-        for format in formats:
-            if format == SAVED_MODEL:
-                results.append(checks.FormatResult(format, SAVED_MODEL, folder_size(saved_model),
-                                                   details=_saved_model_details(image_shape)))
-                continue
-            _say(f"converting to TFLite {format}", verbose)
-            content = convert_to_tflite(
-                saved_model, format, allow_flex_ops=allow_flex_ops,
-                representative_data=None if calibration is None or format != "int8" else to_graph_input(calibration),
-            )
-            contents[format] = content
-            with open(os.path.join(staging, file_name(format)), "wb") as file:
-                file.write(content)
-            results.append(checks.FormatResult(format, file_name(format), len(content),
-                                               details=_tflite_details(content, format, calibration, num_threads)))
-        keras_summary = {"num_params": int(source.model.count_params())}
+        context.staging = staging
+        results = []
+        for entry in entries:
+            _say(f"writing {entry.name}", verbose)
+            results.append(entry.write(context))
         if verify:
             _say(f"verifying on {len(source.test_images)} held-out images", verbose)
-            keras_outputs = checks.predict_keras(source.model, source.test_images)
-            keras_summary.update(accuracy=checks.accuracy(keras_outputs, source.test_labels),
-                                 num_images=len(keras_outputs))
-            for result in results:
-                _verify_format(result, saved_model, contents, source, keras_outputs, to_graph_input,
-                               allow_flex_ops, min_quantized_agreement, max_quantized_accuracy_drop, num_threads)
+            for entry, result in zip(entries, results):
+                entry.verify(context, result)
             failed = [result for result in results if result.passed is False]
             if failed:
                 raise checks.ExportVerificationError(_failure_message(failed), results)
         if measure_latency:
             _say("timing each format at batch 1", verbose)
             keras_summary["latency_ms"] = _keras_latency(source.model, image_shape)
-            for result in results:
-                result.latency_ms = _format_latency(result, saved_model, contents, to_graph_input,
-                                                    image_shape, num_threads)
-        if SAVED_MODEL not in formats:
-            shutil.rmtree(saved_model)
+            for entry, result in zip(entries, results):
+                result.latency_ms = entry.latency(context, result)
+        if context._saved_model is not None and SAVED_MODEL not in [entry.name for entry in entries]:
+            shutil.rmtree(context._saved_model)
         verification = _verification_facts(verify, source, min_quantized_agreement, max_quantized_accuracy_drop,
                                            num_threads)
         report = ExportReport(out_dir=out_dir, results=results, keras=keras_summary, verification=verification)
@@ -269,6 +271,8 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
             normalization=source.normalization,
             normalization_folded=fold_normalization,
             output_activation=output_activation(source.model),
+            look=source.look,
+            calibration=context.temperature,
             keras_summary=keras_summary,
             results=results,
             verification=verification,
@@ -280,22 +284,18 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     return report
 
 
-def check_formats(formats):
-    """Validates `formats` (a name, or a sequence of names); returns them as a tuple, in order.
-
-    Raises:
-        ValueError: For an empty list, an unknown name or a repeated one.
-    """
-    if isinstance(formats, str):
-        formats = [formats]
-    formats = list(formats)
-    unknown = [format for format in formats if format not in FORMATS]
-    if unknown or not formats or len(set(formats)) != len(formats):
-        raise ValueError(
-            f"formats must be distinct names from {list(FORMATS)}; received {formats!r}. Pass for "
-            "example ('saved_model', 'float32', 'int8')."
-        )
-    return tuple(formats)
+def _fit_temperature(source, keras_outputs):
+    """The `Calibration` of a softmax classifier from held-out images, or None (logits, or no labels)."""
+    if source.test_labels is None or output_activation(source.model) not in _CALIBRATED_ACTIVATIONS:
+        return None
+    validation = None
+    if source.validation is not None:
+        images, labels = source.validation
+        validation = (checks.predict_keras(source.model, images), labels, "the run's validation split")
+    try:
+        return fit_calibration(validation, (keras_outputs, source.test_labels, source.test_origin or "the test images"))
+    except ValueError:  # Too few held-out images: no temperature rather than a noisy one.
+        return None
 
 
 def fold_normalization_into(model, normalization):
@@ -320,98 +320,9 @@ def _graph_to_export(source, fold):
             lambda images: denormalize(images, source.normalization))
 
 
-def _verify_format(result, saved_model, contents, source, keras_outputs, to_graph_input, allow_flex_ops,
-                   min_agreement, max_accuracy_drop, num_threads):
-    images, labels = to_graph_input(source.test_images), source.test_labels
-    if result.format == SAVED_MODEL:
-        result.reference = "Keras model"
-        outputs = checks.predict_saved_model(saved_model, images)
-        checks.judge_float(result, outputs, keras_outputs, labels, keras_outputs)
-        return
-    content = contents[result.format]
-    flex = flex_operators(content)
-    if flex:
-        result.note = (f"not run: the file needs the Flex delegate for {flex}, which the LiteRT Python "
-                       "package does not include")
-        warnings.warn(f"The {result.format} file was not verified: {result.note}.", stacklevel=3)
-        return
-    outputs = TFLiteRunner(content, num_threads=num_threads).run(images)
-    if result.format == "float32":
-        result.reference = "Keras model"
-        checks.judge_float(result, outputs, keras_outputs, labels, keras_outputs)
-    elif result.format == "float16":
-        result.reference = "float32 TFLite file with its constants rounded to float16"
-        float32 = contents.get("float32")
-        if float32 is None:
-            float32 = convert_to_tflite(saved_model, "float32", allow_flex_ops=allow_flex_ops)
-        reference = TFLiteRunner(round_constants_to_float16(float32), num_threads=num_threads).run(images)
-        checks.judge_float(result, outputs, reference, labels, keras_outputs)
-        if "float32" not in contents:
-            # No verification of an exported float32 file vouches for the reference: check here that,
-            # unrounded, it gives the Keras model's answers (else a converter that computes something
-            # else in both formats would pass).
-            result.reference = ("float32 TFLite file (not exported; checked against the Keras model here) "
-                                "with its constants rounded to float16")
-            _check_float16_reference(result, TFLiteRunner(float32, num_threads=num_threads).run(images),
-                                     keras_outputs)
-    else:
-        result.reference = "Keras model"
-        checks.judge_quantized(result, outputs, labels, keras_outputs, min_agreement, max_accuracy_drop)
-
-
-def _check_float16_reference(result, float32_outputs, keras_outputs):
-    passed, difference, ratio = checks.compare_float(float32_outputs, keras_outputs)
-    if not passed:
-        result.passed = False
-        result.note = (f"its float32 reference (the same SavedModel converted without quantization) differs "
-                       f"from the Keras model by up to {difference:.3g} ({ratio:.3g}x the allowed 1e-4 + "
-                       "1e-4|y|), so neither file computes the Keras model")
-
-
-def _format_latency(result, saved_model, contents, to_graph_input, image_shape, num_threads):
-    if result.format == SAVED_MODEL:
-        serve = tf.saved_model.load(saved_model).signatures["serving_default"]
-        image = tf.constant(to_graph_input(np.zeros((1, *image_shape), np.float32)))
-        return measure_latency(lambda: serve(image), runs=REPORT_LATENCY_RUNS)
-    if flex_operators(contents[result.format]):
-        return None
-    return measure_tflite_latency(contents[result.format], num_threads=num_threads, runs=REPORT_LATENCY_RUNS)
-
-
 def _keras_latency(model, image_shape):
     image = np.zeros((1, *image_shape), np.float32)
     return measure_latency(lambda: model(image, training=False), runs=REPORT_LATENCY_RUNS)
-
-
-def _tflite_details(content, format, calibration, num_threads):
-    details = {"operators": tflite_operators(content), "flex_ops": flex_operators(content)}
-    if details["flex_ops"]:
-        return details
-    runner = TFLiteRunner(content, num_threads=num_threads)
-    # 0 means LiteRT's XNNPACK delegate took nothing: the file runs on the slower built-in kernels.
-    details["xnnpack_partitions"] = runner.operators().count("DELEGATE")
-    details["input"] = _tensor_facts(runner.input_dtype, runner.input_quantization, runner.input_shape)
-    details["output"] = _tensor_facts(runner.output_dtype, runner.output_quantization, runner.output_shape)
-    details["weights"] = {"float32": "float32", "float16": "float16 (widened to float32 at load)",
-                          "dynamic": "int8 per channel; activations quantized at run time",
-                          "int8": "int8 per output channel; activations int8"}[format]
-    if format == "int8":
-        details["calibration_images"] = len(calibration)
-    return details
-
-
-def _tensor_facts(dtype, quantization, shape):
-    facts = {"dtype": dtype.name, "shape": [None, *shape]}
-    if quantization[0]:
-        facts["quantization"] = {"scale": quantization[0], "zero_point": quantization[1],
-                                 "real_value": "(q - zero_point) * scale"}
-    return facts
-
-
-def _saved_model_details(image_shape):
-    return {"signature": "serving_default (also the `serve` endpoint)",
-            "input": {"dtype": "float32", "shape": [None, *image_shape]},
-            "loads_with": "tf.saved_model.load (no Keras needed)"}
 
 
 def _verification_facts(verify, source, min_agreement, max_accuracy_drop, num_threads):
@@ -424,6 +335,9 @@ def _verification_facts(verify, source, min_agreement, max_accuracy_drop, num_th
         "float_formats": checks.FLOAT_RULE + "; saved_model and float32 against the Keras model, "
                          "float16 against the float32 TFLite file with float16-rounded constants",
         "quantized_formats": checks.quantized_rule(min_agreement, max_accuracy_drop),
+        "mobile_formats": (f"mobile_float32: top-1 agreement with the Keras model >= {checks.MOBILE_MIN_AGREEMENT:g}; "
+                           f"mobile_int8: test accuracy at most {checks.MOBILE_MAX_ACCURACY_DROP * 100:g} points below "
+                           "the Keras model's; both on the test images as loaded (pixels at the dataset's own size)"),
         "tolerance": {"absolute": checks.FLOAT_TOLERANCE, "relative": checks.FLOAT_TOLERANCE},
         "interpreter": f"ai_edge_litert Interpreter (XNNPACK), {num_threads or 1} thread(s)",
     }

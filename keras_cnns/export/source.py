@@ -3,10 +3,12 @@
 From a run directory (or a `best.keras` beside its `config.json` and
 `metrics.json`), everything is taken from the run: the model, its class
 names and input normalization (`metrics.json`), and its dataset reloaded
-exactly as in training (`keras_cnns.train.trainer.load_bundle`, without
-augmentation): calibration images drawn at random from the training split
-(`sample_images`), verification images from the test split. Explicit
-arguments override what the run says.
+exactly as in training (`keras_cnns.train.trainer.load_run_arrays`):
+calibration images drawn at random from the training split, verification
+images from the test split, the validation split for the temperature, the
+test images as loaded (before any resize, for the mobile files, which take
+what a user has) and the dataset's look (`keras_cnns.inference.photos`).
+Explicit arguments override what the run says.
 """
 
 import dataclasses
@@ -17,12 +19,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_cnns.data.preprocessing import denormalize, normalize
 from keras_cnns.export.tflite import take_images
+from keras_cnns.inference.photos import DatasetLook, measure_dataset_look
 from keras_cnns.registry import model_info
 from keras_cnns.train import atomic
 from keras_cnns.train.config import TrainConfig
 from keras_cnns.train.run_dir import RunLayout
-from keras_cnns.train.trainer import load_best_model, load_bundle
+from keras_cnns.train.trainer import load_best_model, load_run_arrays
+
+# Training images measured for the dataset's look.
+LOOK_IMAGES = 2000
 
 
 @dataclasses.dataclass
@@ -40,6 +47,12 @@ class ExportSource:
         test_images: Verification images (model input scale), or None.
         test_labels: Their labels, or None.
         test_origin: Where the verification images came from, in words.
+        test_pixels: The verification images as a user holds them: uint8
+            pixels at the dataset's own size, or None.
+        validation: `(images, labels)` of the validation split (model
+            input scale), or None.
+        look: The dataset's `DatasetLook`, or None (natural images, or
+            unknown).
     """
 
     model: object
@@ -52,10 +65,13 @@ class ExportSource:
     test_images: object = None
     test_labels: object = None
     test_origin: str = None
+    test_pixels: object = None
+    validation: object = None
+    look: object = None
 
 
 def resolve_source(model, *, labels=None, normalization=None, representative_data=None, test_data=None,
-                   calibration_size=None, need_calibration=False, need_test=False, verbose=0):
+                   calibration_size=None, need_calibration=False, need_test=False, look="auto", verbose=0):
     """Turns `export_model`'s `model` argument and data arguments into an `ExportSource`.
 
     Args:
@@ -65,6 +81,8 @@ def resolve_source(model, *, labels=None, normalization=None, representative_dat
         calibration_size: Calibration images to draw at random from a run's training split.
         need_calibration: Load calibration images from the run if not given.
         need_test: Load test images from the run if not given.
+        look: `"auto"` (measure the dataset's look from its training
+            images), a `DatasetLook`, or None (no photo preparation).
         verbose: Print a line when a dataset is loaded.
 
     Raises:
@@ -111,8 +129,17 @@ def resolve_source(model, *, labels=None, normalization=None, representative_dat
         source.test_origin = "the test_data passed to export_model"
     wants_calibration = need_calibration and source.calibration is None
     wants_test = need_test and source.test_images is None
-    if config is not None and (wants_calibration or wants_test):
-        _load_run_data(source, config, metrics, calibration_size, wants_calibration, wants_test, verbose)
+    if config is not None and (wants_calibration or wants_test or look == "auto"):
+        _load_run_data(source, config, metrics, calibration_size, wants_calibration, wants_test,
+                       look == "auto", verbose)
+    if isinstance(look, DatasetLook) or look is None:
+        source.look = look
+    elif look != "auto":
+        raise ValueError(f"look must be 'auto', a DatasetLook or None; received {look!r}.")
+    elif config is None and source.normalization is not None and source.calibration is not None:
+        source.look = measure_dataset_look(_as_pixels(take_images(source.calibration), source.normalization))
+    if source.test_pixels is None and source.test_images is not None and source.normalization is not None:
+        source.test_pixels = _as_pixels(source.test_images, source.normalization)
     return source
 
 
@@ -201,28 +228,41 @@ def _dataset_facts(config, metrics, run_dir):
     }
 
 
-def _load_run_data(source, config, metrics, calibration_size, wants_calibration, wants_test, verbose):
+def _load_run_data(source, config, metrics, calibration_size, wants_calibration, wants_test, wants_look, verbose):
     if verbose:
-        print(f"keras_cnns.export: loading {config.dataset} as in training (calibration and test images)",
-              flush=True)
+        print(f"keras_cnns.export: loading {config.dataset} as in training", flush=True)
     image_shape = tuple(int(dim) for dim in source.model.input_shape[1:])
-    bundle = load_bundle(dataclasses.replace(config, augment=None), image_shape=image_shape, verbose=0)
+    loaded, arrays = load_run_arrays(config, image_shape=image_shape, verbose=0)
     recorded = metrics.get("normalization")
-    if recorded is not None and not _same_normalization(recorded, bundle.normalization):
+    if recorded is not None and not _same_normalization(recorded, arrays.normalization):
         raise ValueError(
             f"The run's metrics.json records input normalization {recorded}, but its dataset "
-            f"{config.dataset!r} reloads with {bundle.normalization}: the data changed since "
+            f"{config.dataset!r} reloads with {arrays.normalization}: the data changed since "
             "training. Pass test_data= and representative_data= prepared as in training."
         )
     if source.normalization is None:
-        source.normalization = bundle.normalization
+        source.normalization = arrays.normalization
     if source.class_names is None:
-        source.class_names = list(bundle.class_names)
+        source.class_names = list(arrays.class_names)
+    train_pixels = arrays.train[0]
     if wants_calibration:
-        source.calibration = sample_images(bundle.train, bundle.num_train, calibration_size, seed=config.seed)
+        picked = np.sort(np.random.default_rng(config.seed).choice(
+            len(train_pixels), size=min(calibration_size, len(train_pixels)), replace=False))
+        source.calibration = normalize(train_pixels[picked], arrays.normalization)
     if wants_test:
-        source.test_images, source.test_labels = take_examples(bundle.test)
+        source.test_images = normalize(arrays.test[0], arrays.normalization)
+        source.test_labels = np.asarray(arrays.test[1]).reshape(-1)
+        source.test_pixels = loaded.test[0]
         source.test_origin = "the run's test split, prepared as in training"
+    if arrays.val is not None and len(arrays.val[1]):
+        source.validation = (normalize(arrays.val[0], arrays.normalization), np.asarray(arrays.val[1]).reshape(-1))
+    if wants_look:
+        source.look = measure_dataset_look(loaded.train[0], sample=LOOK_IMAGES, seed=config.seed)
+
+
+def _as_pixels(images, normalization):
+    """Model inputs back to uint8 pixels, as a user holds them."""
+    return np.clip(np.rint(denormalize(images, normalization)), 0, 255).astype(np.uint8)
 
 
 def sample_images(dataset, num_images, count, seed=0):

@@ -21,6 +21,12 @@ model it came from:
     else. Its distance to the Keras model itself is reported too
     (`max_abs_diff_to_keras`), with its accuracy and top-1 agreement.
 
+* The mobile files take pixels as a user holds them and prepare them in their
+  graph, so they are judged on their answers: `mobile_float32` must give the
+  Keras model's top-1 class on at least `MOBILE_MIN_AGREEMENT` of the test
+  images, `mobile_int8` lose at most `MOBILE_MAX_ACCURACY_DROP` of test
+  accuracy (0.3 points).
+
 * Quantized formats (`dynamic`, `int8`) cannot match elementwise; they are
   judged by top-1 agreement with the Keras model and by test accuracy. They
   fail when the agreement is below `min_quantized_agreement`, or their test
@@ -36,13 +42,14 @@ import numpy as np
 import tensorflow as tf
 
 FLOAT_TOLERANCE = 1e-4
-FLOAT_FORMATS = ("saved_model", "float32", "float16")
-QUANTIZED_FORMATS = ("dynamic", "int8")
+FLOAT_FORMATS = ("saved_model", "float32", "float16", "onnx")
 # Below this top-1 agreement with Keras a quantized file is not a faithful copy.
 DEFAULT_MIN_QUANTIZED_AGREEMENT = 0.9
 # A quantized file whose test accuracy is more than this below the Keras model's (0.02: 2 points) is
 # broken, not merely rounded: a failure of the export, not a quality goal (the benchmark's is 0.3 points).
 DEFAULT_MAX_QUANTIZED_ACCURACY_DROP = 0.02
+MOBILE_MIN_AGREEMENT = 0.995
+MOBILE_MAX_ACCURACY_DROP = 0.003
 FLOAT_RULE = "every output within 1e-4 absolute + 1e-4 relative of the reference (numpy allclose rule)"
 _PREDICT_BATCH = 256
 
@@ -195,4 +202,29 @@ def judge_quantized(result, outputs, labels, keras_outputs, min_agreement=DEFAUL
         # The small slack absorbs float rounding of equal accuracies.
         accurate = max_accuracy_drop is None or result.accuracy_drop <= max_accuracy_drop + 1e-9
     result.passed = agrees and accurate
+    return result
+
+
+def judge_mobile_float(result, outputs, labels, keras_outputs, min_agreement=MOBILE_MIN_AGREEMENT):
+    """Fills a float mobile file's `FormatResult`: top-1 agreement with Keras of at least `min_agreement`."""
+    result.agreement = top1_agreement(outputs, keras_outputs)
+    result.accuracy = accuracy(outputs, labels)
+    result.num_images = len(outputs)
+    result.rule = f"top-1 agreement with the Keras model >= {min_agreement:g}"
+    result.passed = result.agreement >= min_agreement
+    return result
+
+
+def judge_mobile_quantized(result, outputs, labels, keras_outputs, max_accuracy_drop=MOBILE_MAX_ACCURACY_DROP):
+    """Fills a quantized mobile file's `FormatResult`: at most `max_accuracy_drop` of test accuracy lost."""
+    result.agreement = top1_agreement(outputs, keras_outputs)
+    result.accuracy = accuracy(outputs, labels)
+    result.num_images = len(outputs)
+    result.rule = f"test accuracy at most {max_accuracy_drop * 100:g} points below the Keras model's"
+    if result.accuracy is None:
+        result.rule += " (no labels: top-1 agreement >= 0.99 instead)"
+        result.passed = result.agreement >= 0.99
+        return result
+    result.accuracy_drop = accuracy(keras_outputs, labels) - result.accuracy
+    result.passed = result.accuracy_drop <= max_accuracy_drop + 1e-9
     return result

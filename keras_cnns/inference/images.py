@@ -10,6 +10,11 @@ pixels in `[0, 255]` at the model's input size and channel count:
   arrays (`convert_channels`, `resize_images`); an array that already has the
   model's size and channels is used as it is.
 
+With a dataset look (`keras_cnns.inference.photos.DatasetLook`), every image
+is instead decoded at its own size and prepared to look like the dataset's
+images (`prepare_photo`): a product photo, dark on white and off-centre,
+becomes a light object centred on black, as in Fashion-MNIST.
+
 Normalization (and int8 quantization) come after, in `TFLiteClassifier`.
 """
 
@@ -21,11 +26,12 @@ from PIL import Image, UnidentifiedImageError
 
 from keras_cnns.data.folders import image_to_array, read_image
 from keras_cnns.data.preprocessing import convert_channels, resize_images
+from keras_cnns.inference.photos import prepare_photo
 
 _CHANNEL_COUNTS = (1, 3, 4)
 
 
-def to_pixel_batch(images, image_shape):
+def to_pixel_batch(images, image_shape, look=None):
     """Image files, PIL images or pixel arrays -> float32 `(N, H, W, C)` pixels.
 
     Args:
@@ -35,6 +41,8 @@ def to_pixel_batch(images, image_shape):
             `(N, H, W, C)`; or a list/tuple mixing paths, PIL images and
             single-image arrays of any sizes.
         image_shape: The model's `(height, width, channels)`.
+        look: The dataset's `DatasetLook`: prepare each image as a photo
+            (`prepare_photo`); None: only convert and resize.
 
     Returns:
         float32 array `(N, height, width, channels)` of pixels in `[0, 255]`.
@@ -52,12 +60,42 @@ def to_pixel_batch(images, image_shape):
     batch = to_pixel_batch(["shoe.jpg", "shirt.png"], (28, 28, 1))
     ```
     """
-    height, width, channels = image_shape
+    return np.concatenate([prepared.pixels[None] if look is not None else prepared
+                           for prepared in prepare_images(images, image_shape, look)])
+
+
+def prepare_images(images, image_shape, look=None):
+    """As `to_pixel_batch`, one entry per input item.
+
+    Returns:
+        With `look`: one `PreparedPhoto` per image (what was done to it);
+        without: one float32 `(n, height, width, channels)` batch per item.
+    """
+    if look is None:
+        return [_one_item(item, image_shape, where) for item, where in _items(images)]
+    return [prepare_photo(image, look, image_shape) for image in load_images(images)]
+
+
+def load_images(images):
+    """Every image of `images` (as for `to_pixel_batch`) at its own size: `(H, W, C)` arrays, C 1, 3 or 4."""
+    return [image for item, where in _items(images) for image in _full_size(item, where)]
+
+
+def _items(images):
     if isinstance(images, (list, tuple)):
         if not images:
             raise ValueError("Received an empty list of images. Pass at least one image.")
-        return np.concatenate([_one_item(item, image_shape, f"item {i}") for i, item in enumerate(images)])
-    return _one_item(images, image_shape, "the input")
+        return [(item, f"item {i}") for i, item in enumerate(images)]
+    return [(images, "the input")]
+
+
+def _full_size(item, where):
+    """The images of one item at their own size: uint8/float `(H, W, C)` arrays."""
+    if isinstance(item, (str, os.PathLike)):
+        return [read_image_file(item, None)]
+    if isinstance(item, Image.Image):
+        return [image_to_array(item, 3)]
+    return list(_checked_batch(item, where))
 
 
 def _one_item(item, image_shape, where):
@@ -72,18 +110,20 @@ def _one_item(item, image_shape, where):
 def read_image_file(path, image_shape):
     """Decodes one image file at the model's size and channels (uint8 `(H, W, C)`).
 
+    `image_shape` None keeps the file's own size, in RGB.
+
     Raises:
         FileNotFoundError: If there is no file at `path`.
         ValueError: If `path` is a folder, or a file Pillow cannot decode.
     """
-    height, width, channels = image_shape
+    height, width, channels = image_shape if image_shape is not None else (None, None, 3)
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder, not an image file. Pass the image files in it (e.g. {path}/*.png).")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No image file at {path}. Check the path.")
     try:
-        return read_image(path, channels, (height, width))
+        return read_image(path, channels, None if image_shape is None else (height, width))
     except UnidentifiedImageError as error:
         raise ValueError(
             f"{path} is not an image file Pillow can read. Pass PNG, JPEG, BMP, GIF, TIFF or "
@@ -98,6 +138,17 @@ def read_image_file(path, image_shape):
 
 def _array_batch(array, image_shape, where):
     height, width, channels = image_shape
+    batch = _checked_batch(array, where)
+    if batch.shape[1:] == (height, width, channels):
+        return batch.astype(np.float32)
+    # Converted and resized from uint8, as load_dataset prepares training images.
+    pixels = np.clip(np.rint(batch), 0, 255).astype(np.uint8) if batch.dtype != np.uint8 else batch
+    pixels = convert_channels(pixels, channels)
+    return resize_images(pixels, (height, width)).astype(np.float32)
+
+
+def _checked_batch(array, where):
+    """An array of pixels as a checked `(N, H, W, C)` batch."""
     try:
         array = np.asarray(array)
     except (TypeError, ValueError) as error:
@@ -114,12 +165,7 @@ def _array_batch(array, image_shape, where):
     if batch.shape[0] == 0:
         raise ValueError(f"{where.capitalize()} is an empty batch of shape {array.shape}. Pass at least one image.")
     _check_pixels(batch, where, array.shape)
-    if batch.shape[1:] == (height, width, channels):
-        return batch.astype(np.float32)
-    # Converted and resized from uint8, as load_dataset prepares training images.
-    pixels = np.clip(np.rint(batch), 0, 255).astype(np.uint8) if batch.dtype != np.uint8 else batch
-    pixels = convert_channels(pixels, channels)
-    return resize_images(pixels, (height, width)).astype(np.float32)
+    return batch
 
 
 def _as_batch(array, where):

@@ -355,12 +355,25 @@ def load_bundle(config, *, verbose=1, image_shape=None, drop_remainder=False):
     Returns:
         A `DatasetBundle`.
     """
-    # Loaded at the config's image_size (which varying-size datasets need),
-    # else at the dataset's own size; then resized to the forced shape or up
-    # to the model's minimum. Training and evaluation take the same path, so
-    # they see the same pixels.
+    _, arrays = load_run_arrays(config, verbose=verbose, image_shape=image_shape)
+    return bundle_from_arrays(arrays, batch_size=config.batch_size, augment=config.augment,
+                              seed=config.seed, drop_remainder=drop_remainder)
+
+
+def load_run_arrays(config, *, verbose=1, image_shape=None):
+    """The splits of `config`'s dataset as arrays: as loaded, and as the model sees them.
+
+    Loaded at the config's `image_size` (which varying-size datasets need),
+    else at the dataset's own size; then resized to `image_shape` or up to
+    the model's minimum. Training, evaluation and export take this path, so
+    they see the same pixels.
+
+    Returns:
+        `(loaded, resized)`: two `DatasetArrays` (the same object when no
+        resize was needed).
+    """
     size = None if config.image_size is None else tuple(config.image_size)
-    arrays = load_arrays(
+    loaded = load_arrays(
         config.dataset,
         data_dir=config.data_dir,
         validation_split=config.validation_split,
@@ -375,16 +388,13 @@ def load_bundle(config, *, verbose=1, image_shape=None, drop_remainder=False):
     if image_shape is not None:
         size = tuple(image_shape[:2])
     elif size is None:
-        size = required_image_size(config.model, arrays.image_shape)
+        size = required_image_size(config.model, loaded.image_shape)
         if size is not None:
             min_size = model_info(config.model).min_input_size
-            height, width = arrays.image_shape[:2]
+            height, width = loaded.image_shape[:2]
             _say(f"{config.model} needs inputs of at least {min_size}x{min_size}; resizing "
                  f"{config.dataset} from {height}x{width} to {size[0]}x{size[1]}.", verbose)
-    if size is not None:
-        arrays = resize_arrays(arrays, size)
-    return bundle_from_arrays(arrays, batch_size=config.batch_size, augment=config.augment,
-                              seed=config.seed, drop_remainder=drop_remainder)
+    return loaded, (loaded if size is None else resize_arrays(loaded, size))
 
 
 def required_image_size(model_name, image_shape):
