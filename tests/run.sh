@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,mobile,onnx]"
 
 # The real Fashion-MNIST, from Debian's package, for the data tests (best effort:
 # those tests say they were skipped when it is missing).

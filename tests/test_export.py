@@ -29,8 +29,8 @@ from keras_cnns.export import (
     flex_operators,
     measure_tflite_latency,
 )
-from keras_cnns.export import exporter, staging, verify
-from keras_cnns.export.source import sample_images, take_examples
+from keras_cnns.export import exporter, formats, staging, tflite, verify
+from keras_cnns.export.source import take_examples
 from keras_cnns.inference import TFLiteRunner, check_sha256, read_model_card, sha256_file
 
 ALL_FORMATS = ("saved_model", "float32", "float16", "dynamic", "int8")
@@ -289,12 +289,12 @@ def test_a_model_with_a_flex_op_is_refused_unless_allowed(tmp_path):
 def test_failed_float_verification_is_an_error_and_writes_nothing(trained_lenet, digits, tmp_path,
                                                                   monkeypatch):
     x_test, y_test = digits[3], digits[4]
-    original_run = exporter.TFLiteRunner.run
+    original_run = formats.TFLiteRunner.run
 
     def off_by_a_little(self, images, **kwargs):
         return original_run(self, images, **kwargs) + 1e-3
 
-    monkeypatch.setattr(exporter.TFLiteRunner, "run", off_by_a_little)
+    monkeypatch.setattr(formats.TFLiteRunner, "run", off_by_a_little)
     with pytest.raises(ExportVerificationError, match="float32: largest output difference") as caught:
         export_model(trained_lenet, tmp_path / "out", formats=("float32",), test_data=(x_test[:16], y_test[:16]),
                      measure_latency=False)
@@ -313,8 +313,8 @@ def test_float16_alone_checks_its_float32_reference_against_keras(trained_lenet,
     # A converter that computes another network in every format: float16 equals its rounded
     # float32 sibling, so only the check of that sibling against Keras can catch it.
     other = export_saved_model(keras.models.clone_model(trained_lenet), tmp_path / "other_weights")
-    original_convert = exporter.convert_to_tflite
-    monkeypatch.setattr(exporter, "convert_to_tflite",
+    original_convert = tflite.convert_to_tflite
+    monkeypatch.setattr(tflite, "convert_to_tflite",
                         lambda saved_model, *args, **kwargs: original_convert(other, *args, **kwargs))
     with pytest.raises(ExportVerificationError, match="float16: its float32 reference .* differs from the Keras"):
         export_model(trained_lenet, tmp_path / "wrong", formats=("float16",), test_data=test_data,
@@ -346,13 +346,13 @@ def test_a_quantized_file_that_loses_accuracy_fails_despite_high_agreement():
 _KILLED_EXPORT = textwrap.dedent("""
     import sys, time
     import keras, numpy as np
-    from keras_cnns.export import exporter
+    from keras_cnns.export import exporter, tflite
 
     def stall(*args, **kwargs):
         open(sys.argv[2], "w").close()
         time.sleep(120)
 
-    exporter.convert_to_tflite = stall
+    tflite.convert_to_tflite = stall
     model = keras.saving.load_model(sys.argv[3])
     images = np.load(sys.argv[4])
     exporter.export_model(model, sys.argv[1], formats=("saved_model", "float32"), test_data=images)
@@ -448,7 +448,7 @@ def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
     assert card["dataset"]["name"] == "digits" and card["architecture"]["model"] == "lenet5"
     assert card["formats"]["int8"]["calibration_images"] == 120
     assert card["keras"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
-    assert card["command"].startswith(f"keras-cnns export {run_dir} --out {out} --formats saved_model,float32,int8")
+    assert card["command"].startswith(f"keras-cnns export {run_dir} --out {out} --formats {','.join(formats.DEFAULT_FORMATS)}")
     assert card["verification"]["images"] == "the run's test split, prepared as in training"
     # Data given explicitly wins over the run's, and the card says which was used.
     x_test, y_test = take_examples(load_dataset("digits", augment=None).test)
@@ -475,15 +475,3 @@ def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
     lone.write_bytes((run_dir / "best.keras").read_bytes())
     status, _, stderr = run_cli(capsys, "export", lone, "--out", tmp_path / "lone_export")
     assert status == 2 and "--no-verify" in stderr and not (tmp_path / "lone_export").exists()
-
-
-def test_run_calibration_images_cover_a_class_ordered_split():
-    # An image folder's training split is sorted by class, and a shuffle buffer mixes only its
-    # beginning: the first 100 images of this one are all class 0, a random draw holds every class.
-    labels = np.repeat(np.arange(10), 300)
-    images = np.broadcast_to(labels[:, None, None, None], (3000, 4, 4, 1)).astype(np.float32)
-    ordered = tf.data.Dataset.from_tensor_slices((images, labels)).batch(64)
-    sample = sample_images(ordered, len(images), 100, seed=0)
-    assert sample.shape == (100, 4, 4, 1)
-    assert set(np.unique(sample[:, 0, 0, 0])) == set(range(10))
-    assert len(sample_images(ordered.take(1), 64, 100)) == 64  # fewer images than asked: all of them

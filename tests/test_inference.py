@@ -13,7 +13,8 @@ import keras_cnns
 from keras_cnns.data import denormalize, load_dataset
 from keras_cnns.export import export_model
 from keras_cnns.export.source import take_examples
-from keras_cnns.inference import TFLiteClassifier, TFLiteRunner
+from keras_cnns.inference import TFLiteClassifier, TFLiteRunner, read_model_card
+from keras_cnns.inference.calibration import calibrate
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +37,15 @@ def exported(tmp_path_factory):
 
 
 def test_float32_classifier_gives_the_keras_probabilities(exported):
-    classifier = TFLiteClassifier(exported["out"], format="float32")
-    probabilities = classifier.predict(exported["pixels"])
+    raw = TFLiteClassifier(exported["out"], format="float32", temperature=1.0)
     expected = exported["model"].predict(exported["x_test"], verbose=0)
-    np.testing.assert_allclose(probabilities, expected, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(raw.predict(exported["pixels"]), expected, atol=1e-4, rtol=1e-4)
+    # By default the card's temperature calibrates them: the same classes, other confidences.
+    calibrated = TFLiteClassifier(exported["out"], format="float32")
+    temperature = read_model_card(exported["out"])["calibration"]["temperature"]
+    assert calibrated.temperature == temperature != 1.0
+    np.testing.assert_allclose(calibrated.predict(exported["pixels"]), calibrate(expected, temperature),
+                               atol=1e-4, rtol=1e-4)
 
 
 def test_int8_classifier_is_the_default_and_agrees(exported):
@@ -148,7 +154,7 @@ def test_without_a_card_normalization_must_be_given(exported, tmp_path):
         TFLiteClassifier(lone)
     classifier = TFLiteClassifier(lone, normalization=exported["bundle"].normalization)
     assert classifier.class_names == [str(i) for i in range(10)]
-    with_card = TFLiteClassifier(exported["out"], format="float32")
+    with_card = TFLiteClassifier(exported["out"], format="float32", temperature=1.0)
     np.testing.assert_allclose(classifier.predict(exported["pixels"][:4]),
                                with_card.predict(exported["pixels"][:4]), atol=1e-6)
 

@@ -2,6 +2,11 @@
 
 import shlex
 
+from keras_cnns.export.formats import DEFAULT_FORMATS, FORMATS
+
+FORMAT_NAMES = tuple(FORMATS)
+TFLITE_FORMAT_NAMES = [name for name, entry in FORMATS.items() if entry.file.endswith(".tflite")]
+
 
 def _command_export(args):
     from keras_cnns.export import export_model
@@ -47,11 +52,20 @@ def _export_command(args):
 def _command_predict(args):
     from keras_cnns.inference import TFLiteClassifier
 
+    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+        raise ValueError(
+            f"--min-confidence must be a probability in [0, 1]; received {args.min_confidence}. Pass for example "
+            "--min-confidence 0.6."
+        )
     classifier = TFLiteClassifier(args.model, format=args.format, num_threads=args.threads)
-    predictions = classifier.top_k(list(args.images), k=args.top_k)
+    predictions = classifier.classify(list(args.images), k=args.top_k, min_confidence=args.min_confidence)
     width = max(len(path) for path in args.images)
-    for path, top in zip(args.images, predictions):
-        print(f"{path:<{width}}  " + "  ".join(f"{label} {probability:.3f}" for label, probability in top))
+    for path, prediction in zip(args.images, predictions):
+        line = "  ".join(f"{label} {probability:.3f}" for label, probability in prediction.top_k)
+        if prediction.unsure:
+            line = f"unsure (below {args.min_confidence:g}): {line}"
+        notes = f"  [{', '.join(prediction.notes)}]" if prediction.notes else ""
+        print(f"{path:<{width}}  {line}{notes}")
     return 0
 
 
@@ -69,9 +83,9 @@ def register(commands):
     )
     export.add_argument("model", help="a run directory written by `keras-cnns train`, or a .keras file in one")
     export.add_argument("--out", required=True, help="export folder (new, empty, or an earlier export)")
-    export.add_argument("--formats", default="saved_model,float32,int8",
-                        help="comma-separated: saved_model, float32, float16, dynamic, int8 "
-                             "(default: saved_model,float32,int8)")
+    export.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                        help=f"comma-separated, of: {', '.join(FORMAT_NAMES)} (default: {','.join(DEFAULT_FORMATS)}); "
+                             "mobile_* are the files MediaPipe's ImageClassifier runs as they are")
     export.add_argument("--calibration-size", type=int, default=300,
                         help="int8 calibration images, drawn at random from the training split (default 300)")
     export.add_argument("--fold-normalization", action="store_true",
@@ -98,7 +112,10 @@ def register(commands):
     predict.add_argument("model", help="a .tflite file or an export folder with model_card.json")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     predict.add_argument("--top-k", type=int, default=3, help="classes to print per image (default 3)")
-    predict.add_argument("--format", choices=["int8", "float32", "float16", "dynamic"],
+    predict.add_argument("--format", choices=TFLITE_FORMAT_NAMES,
                          help="which file of an export folder (default: int8 if exported, else float32)")
+    predict.add_argument("--min-confidence", type=float, metavar="P",
+                         help="answer 'unsure' for an image whose most probable class is below P (0 to 1; the "
+                              "probabilities are calibrated)")
     predict.add_argument("--threads", type=int, help="LiteRT interpreter threads (default 1)")
     predict.set_defaults(run=_command_predict)

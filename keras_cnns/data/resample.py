@@ -68,17 +68,27 @@ def resample_matrix(in_size, out_size, *, start=0.0, extent=None, antialias=True
     centres = start + (np.arange(out_size) + 0.5) * step
     function, support = KERNELS[kernel]
     width = max(1.0, step) if antialias else 1.0
-    reach = int(np.ceil(width * support)) + 1
-    positions = np.arange(-reach, in_size + reach)
+    positions = np.arange(in_size)
     weights = function((positions[None, :] + 0.5 - centres[:, None]) / width)
-    inside = (positions >= 0) & (positions < in_size)
     if outside == "clamp":
-        kept = weights[:, inside]
-        total = kept.sum(axis=1, keepdims=True)
-        return (kept / np.where(total > 0, total, 1.0)).astype(np.float32)
+        total = weights.sum(axis=1, keepdims=True)
+        return (weights / np.where(total != 0, total, 1.0)).astype(np.float32)
     if outside != "zero":
         raise ValueError(f"outside must be 'clamp' or 'zero'; received {outside!r}.")
-    return (weights[:, inside] / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+    return (weights / kernel_sums(centres, width, kernel)[:, None]).astype(np.float32)
+
+
+def kernel_sums(centres, width, kernel="bilinear"):
+    """The sum of a kernel's weights over every integer pixel, wherever it lies, for each centre.
+
+    A window hanging over the image's edge keeps the weights of the pixels
+    inside and divides by this full sum, so the missing pixels count as 0.
+    """
+    function, support = KERNELS[kernel]
+    reach = int(np.ceil(width * support)) + 1
+    offsets = np.arange(-reach, reach + 1)
+    positions = np.floor(centres)[:, None] + offsets[None, :]
+    return function((positions + 0.5 - centres[:, None]) / width).sum(axis=1)
 
 
 def resize_images(images, image_size):

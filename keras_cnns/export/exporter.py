@@ -220,10 +220,11 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     context = ExportContext(source=source, staging=None, graph=graph, to_graph_input=to_graph_input, options=options,
                             metadata_facts=dict(name=name or os.path.basename(out_dir), author=author, license=license,
                                                 version=f"keras-cnns {keras_cnns.__version__}, {_now()[:10]}"))
-    for entry in entries:
-        entry.check(context)
     if verify or source.test_images is not None:
         _check_test_images(source, image_shape)
+    source.class_names = source.class_names or [str(i) for i in range(_num_classes(source.model))]
+    for entry in entries:
+        entry.check(context)
     if needs_calibration:
         context.calibration = calibration_images(source.calibration, image_shape, calibration_size,
                                                  normalization=source.normalization)
@@ -266,7 +267,7 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
             name=name or os.path.basename(out_dir),
             architecture=source.architecture,
             dataset=source.dataset,
-            class_names=source.class_names or [str(i) for i in range(_num_classes(source.model))],
+            class_names=source.class_names,
             image_shape=image_shape,
             normalization=source.normalization,
             normalization_folded=fold_normalization,

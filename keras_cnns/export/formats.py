@@ -10,7 +10,8 @@ a new format is a new entry of `FORMATS`, not a new branch there. Each entry:
   against the Keras model (`keras_cnns.export.verify` holds the rules);
 * `latency(context, result)`: milliseconds per image at batch 1.
 
-`ExportContext` carries what the entries share: the model and its data, the
+This module imports TensorFlow only when a format is written (the command
+line lists the formats without it). `ExportContext` carries what the entries share: the model and its data, the
 staging folder, the SavedModel every TensorFlow format is converted from
 (written once, on first use), the Keras model's outputs on the test images,
 the fitted temperature and the options of the call.
@@ -26,16 +27,13 @@ import numpy as np
 from keras_cnns.export import verify as checks
 from keras_cnns.export.card import folder_size
 from keras_cnns.export.latency import measure_latency, measure_tflite_latency
-from keras_cnns.export.tflite import (
-    calibration_images,
-    check_tflite_backend,
-    convert_to_tflite,
-    export_saved_model,
-    flex_operators,
-    round_constants_to_float16,
-    tflite_operators,
-)
 from keras_cnns.inference.runner import TFLiteRunner
+
+def _tflite():
+    from keras_cnns.export import tflite
+
+    return tflite
+
 
 # Timed calls per format for the report's latency column.
 REPORT_LATENCY_RUNS = 50
@@ -76,7 +74,7 @@ class ExportContext:
     def saved_model(self):
         """The SavedModel of `graph` in the staging folder, written on first use."""
         if self._saved_model is None:
-            self._saved_model = export_saved_model(self.graph, os.path.join(self.staging, SAVED_MODEL))
+            self._saved_model = _tflite().export_saved_model(self.graph, os.path.join(self.staging, SAVED_MODEL))
         return self._saved_model
 
     @property
@@ -148,13 +146,13 @@ class TFLiteFormat(ExportFormat):
         self.needs_calibration = quantization == "int8"
 
     def check(self, context):
-        check_tflite_backend()
+        _tflite().check_tflite_backend()
 
     def write(self, context):
         representative = None
         if self.needs_calibration:
             representative = context.to_graph_input(context.calibration)
-        content = convert_to_tflite(context.saved_model, self.name, allow_flex_ops=context.options["allow_flex_ops"],
+        content = _tflite().convert_to_tflite(context.saved_model, self.name, allow_flex_ops=context.options["allow_flex_ops"],
                                     representative_data=representative)
         _write_file(context, self.file, content)
         context.contents[self.name] = content
@@ -167,7 +165,7 @@ class TFLiteFormat(ExportFormat):
 
     def verify(self, context, result):
         content = context.contents[self.name]
-        flex = flex_operators(content)
+        flex = _tflite().flex_operators(content)
         if flex:
             result.note = (f"not run: the file needs the Flex delegate for {flex}, which the LiteRT Python "
                            "package does not include")
@@ -192,9 +190,9 @@ class TFLiteFormat(ExportFormat):
         result.reference = "float32 TFLite file with its constants rounded to float16"
         float32 = context.contents.get("float32")
         if float32 is None:
-            float32 = convert_to_tflite(context.saved_model, "float32",
+            float32 = _tflite().convert_to_tflite(context.saved_model, "float32",
                                         allow_flex_ops=context.options["allow_flex_ops"])
-        reference = TFLiteRunner(round_constants_to_float16(float32), num_threads=threads).run(images)
+        reference = TFLiteRunner(_tflite().round_constants_to_float16(float32), num_threads=threads).run(images)
         checks.judge_float(result, outputs, reference, labels, context.keras_outputs)
         if "float32" not in context.contents:
             # No verification of an exported float32 file vouches for the reference: check here that,
@@ -212,7 +210,7 @@ class TFLiteFormat(ExportFormat):
 
     def latency(self, context, result):
         content = context.contents[self.name]
-        if flex_operators(content):
+        if _tflite().flex_operators(content):
             return None
         return measure_tflite_latency(content, num_threads=context.options["num_threads"], runs=REPORT_LATENCY_RUNS)
 
@@ -238,13 +236,8 @@ class MobileFormat(ExportFormat):
     def check(self, context):
         from keras_cnns.export.mobile import check_mobile_ready
 
-        check_tflite_backend()
+        _tflite().check_tflite_backend()
         check_mobile_ready(context.source.model)
-        if not context.source.class_names:
-            raise ValueError(
-                f"The {self.name} format packs the class names into the file, but none are known for "
-                f"{context.source.description}: pass labels=[...] (one name per class), or export a run directory."
-            )
 
     def write(self, context):
         from keras_cnns.export.mobile import convert_mobile, mobile_input_size
@@ -316,7 +309,7 @@ class OnnxFormat(ExportFormat):
                 f"The onnx format needs {', '.join(missing)}, which are not installed. Install them with "
                 "pip install 'keras-cnns[onnx]', or leave onnx out of the formats."
             )
-        check_tflite_backend()
+        _tflite().check_tflite_backend()
 
     def write(self, context):
         from keras_cnns.export import onnx
@@ -378,7 +371,7 @@ def _graph_test_images(context):
 
 
 def _tflite_details(content, num_threads):
-    details = {"operators": tflite_operators(content), "flex_ops": flex_operators(content)}
+    details = {"operators": _tflite().tflite_operators(content), "flex_ops": _tflite().flex_operators(content)}
     if details["flex_ops"]:
         return details
     runner = TFLiteRunner(content, num_threads=num_threads)

@@ -308,17 +308,19 @@ def _window_weights(start, extent, out_size, in_size, widest_step):
     """`(B, out_size, in_size)` weights of `resample_matrix(..., outside="zero", kernel="cubic")`.
 
     `widest_step` bounds the input pixels per output pixel, which sets how
-    far beyond the image the kernel can reach (a static size).
+    far the kernel reaches (a static size for the normalizing sum).
     """
     _, support = KERNELS["cubic"]
-    reach = int(math.ceil(widest_step * support)) + 1
-    positions = _constant(np.arange(-reach, in_size + reach) + 0.5)
     step = extent / out_size
-    centres = start[:, None] + (_constant(np.arange(out_size))[None, :] + 0.5) * step[:, None]
+    centres = start[:, None] + (_constant(np.arange(out_size))[None, :] + 0.5) * step[:, None]  # (B, out)
     kernel_width = ops.maximum(step, 1.0)[:, None, None]
+    positions = _constant(np.arange(in_size) + 0.5)
     weights = _cubic((positions[None, None, :] - centres[:, :, None]) / kernel_width)
-    total = ops.sum(weights, axis=2, keepdims=True)
-    return weights[:, :, reach : reach + in_size] / total
+    # As keras_cnns.data.resample.kernel_sums: the kernel's full sum, pixels outside the image included.
+    reach = int(math.ceil(widest_step * support)) + 1
+    nearby = ops.floor(centres)[:, :, None] + _constant(np.arange(-reach, reach + 1))[None, None, :]
+    total = ops.sum(_cubic((nearby + 0.5 - centres[:, :, None]) / kernel_width), axis=2, keepdims=True)
+    return weights / total
 
 
 def _cubic(distance, a=-0.5):

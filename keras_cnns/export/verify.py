@@ -39,7 +39,6 @@ A float format that fails is an `ExportVerificationError`, not a warning.
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 FLOAT_TOLERANCE = 1e-4
 FLOAT_FORMATS = ("saved_model", "float32", "float16", "onnx")
@@ -121,6 +120,8 @@ def predict_keras(model, images, batch_size=_PREDICT_BATCH):
 
 def predict_saved_model(path, images, batch_size=_PREDICT_BATCH):
     """Outputs of a SavedModel's `serving_default` signature, loaded with plain `tf.saved_model.load`."""
+    import tensorflow as tf
+
     serve = tf.saved_model.load(path).signatures["serving_default"]
     chunks = []
     for start in range(0, len(images), batch_size):

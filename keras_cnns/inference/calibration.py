@@ -162,7 +162,7 @@ def fit_calibration(validation, test):
         fit_index, eval_index = calibration_split(test_probabilities, test_labels)
         fit_probabilities, fit_labels = test_probabilities[fit_index], np.asarray(test_labels)[fit_index]
         eval_probabilities, eval_labels = test_probabilities[eval_index], np.asarray(test_labels)[eval_index]
-        fit_origin = f"one half of {test_origin} (stratified, seed 0; the run held out no validation split)"
+        fit_origin = f"one half of {test_origin} (stratified, seed 0; no validation split was held out)"
         eval_origin = f"the other half of {test_origin}"
     temperature = fit_temperature(fit_probabilities, fit_labels)
     return Calibration(
