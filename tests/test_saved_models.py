@@ -44,8 +44,9 @@ def test_shipped_files_match_their_card(name):
     assert files - {"model_card.json"} == set(card["sha256"]), "files not listed in the card (or missing)"
     for relative, digest in card["sha256"].items():
         assert sha256_file(os.path.join(folder, relative)) == digest, relative
-    assert {"saved_model", "float32", "int8"} <= set(card["formats"])
+    assert {"saved_model", "float32", "int8", "mobile_float32", "mobile_int8"} <= set(card["formats"])
     assert all(entry["verified"] for entry in card["formats"].values())
+    assert card["calibration"]["ece_after"] < card["calibration"]["ece_before"]
 
 
 @needs_fashion_mnist
@@ -71,3 +72,21 @@ def test_shipped_models_reach_their_card_accuracy(name, fashion_mnist_test):
     ])
     assert np.mean(predictions == labels) == pytest.approx(card["formats"]["saved_model"]["accuracy"],
                                                            abs=ACCURACY_TOLERANCE)
+
+
+@needs_fashion_mnist
+@shipped
+def test_shipped_mobile_files_run_in_mediapipe_as_their_float32_file(name, fashion_mnist_test):
+    mobile_runtime = pytest.importorskip("keras_cnns.export.mobile_runtime")
+    if not mobile_runtime.mediapipe_available():
+        pytest.skip("MediaPipe not installed (pip install 'keras-cnns[mobile]')")
+    folder = os.path.join(SAVED_MODELS, name)
+    card = read_model_card(folder)
+    pixels, labels = fashion_mnist_test[0][:2000], fashion_mnist_test[1][:2000]
+    float32 = TFLiteClassifier(folder, format="float32").predict(pixels, batch_size=500).argmax(-1)
+    for format in ("mobile_float32", "mobile_int8"):
+        with open(os.path.join(folder, card["formats"][format]["file"]), "rb") as file:
+            probabilities, class_names = mobile_runtime.run_mediapipe(file.read(), pixels)
+        assert class_names == card["class_names"], format
+        agreement = np.mean(probabilities.argmax(-1) == float32)
+        assert agreement >= (0.995 if format == "mobile_float32" else 0.98), (format, agreement)

@@ -10,16 +10,18 @@ sub-commands to the parser:
 * `tuning`: `tune`.
 
 A command's function takes the parsed arguments and returns the exit status.
+Keras (and TensorFlow) are imported only for a command that needs them, and
+then without their start-up log lines (`keras_cnns._quiet`); `predict` runs
+on LiteRT alone.
 Errors a user can fix (`ValueError`, `RuntimeError`, `FileNotFoundError`)
 are printed as one line, without a traceback, with exit status 2.
 """
 
 import argparse
 import importlib
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_cnns._quiet import import_keras_quietly
 
 # Modules of this package that add sub-commands, in the order of `--help`.
 COMMAND_MODULES = ("zoo", "training", "export", "tuning", "inspect")
@@ -42,6 +44,8 @@ def main(argv=None):
     """Entry point of the `keras-cnns` command."""
     args = build_parser().parse_args(argv)
     try:
+        if not getattr(args, "light", False):
+            import_keras_quietly()
         return args.run(args)
     except (ValueError, RuntimeError, FileNotFoundError) as error:
         print(f"keras-cnns {args.command}: error: {error}", file=sys.stderr)

@@ -118,4 +118,4 @@ def register(commands):
                          help="answer 'unsure' for an image whose most probable class is below P (0 to 1; the "
                               "probabilities are calibrated)")
     predict.add_argument("--threads", type=int, help="LiteRT interpreter threads (default 1)")
-    predict.set_defaults(run=_command_predict)
+    predict.set_defaults(run=_command_predict, light=True)

@@ -38,7 +38,7 @@ def run_mediapipe(content, pixels, *, num_threads=None):
 
     Args:
         content: The mobile `.tflite` file's content.
-        pixels: uint8 images `(N, H, W, C)`, C 1 or 3, any size.
+        pixels: uint8 images `(N, H, W, C)`, or a list of `(H, W, C)` images of any sizes; C 1 or 3.
         num_threads: Unused (MediaPipe chooses).
 
     Returns:

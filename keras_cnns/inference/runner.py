@@ -15,6 +15,8 @@ import os
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+from keras_cnns._quiet import filtered_stderr
+
 # Images per interpreter call when running a large array.
 DEFAULT_BATCH_SIZE = 64
 # LiteRT's Python interpreter runs on one thread unless told otherwise, and so
@@ -63,8 +65,7 @@ class TFLiteRunner:
             kwargs = dict(model_path=self.source)
         try:
             resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-            self.interpreter = Interpreter(num_threads=num_threads, experimental_op_resolver_type=resolver,
-                                           **kwargs)
+            self.interpreter = Interpreter(num_threads=num_threads, experimental_op_resolver_type=resolver, **kwargs)
         except ValueError as error:
             raise ValueError(
                 f"{self.source} could not be loaded as a TFLite model ({error}). Check that "
@@ -181,7 +182,8 @@ class TFLiteRunner:
         if self._batch == batch_size:
             return
         self.interpreter.resize_tensor_input(self._input["index"], [batch_size, *self.input_shape])
-        self.interpreter.allocate_tensors()
+        with filtered_stderr():  # LiteRT applies its XNNPACK delegate here, and says so on stderr.
+            self.interpreter.allocate_tensors()
         self._batch = batch_size
 
     def operators(self):
