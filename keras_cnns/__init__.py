@@ -20,15 +20,9 @@ from keras_cnns._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "ModelInfo": "registry",
-    "get_model": "registry",
-    "list_models": "registry",
-    "model_info": "registry",
-    "register_model": "registry",
-}
+_EXPORTS = {"registry": ("ModelInfo", "get_model", "list_models", "min_input_size", "model_info", "register_model")}
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted([*_EXPORTS, "blocks", "models"])
+__all__ = sorted([*_EXPORTS["registry"], "blocks", "models"])
 
 
 class _RegisterWithKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -16,8 +16,9 @@ def lazy_exports(package, exports):
 
     Args:
         package: The package's `__name__`.
-        exports: `{public name: module}`, the module relative to `package`
-            (`"loader"` for `package + ".loader"`).
+        exports: `{module: names}`, each module relative to `package`
+            (`"loader"` for `package + ".loader"`) with the public names it
+            defines.
 
     Returns:
         `(__getattr__, __dir__)`, to assign at the package's top level.
@@ -25,20 +26,22 @@ def lazy_exports(package, exports):
     Example:
 
     ```python
-    __getattr__, __dir__ = lazy_exports(__name__, {"load_dataset": "loader"})
+    __getattr__, __dir__ = lazy_exports(__name__, {"loader": ("load_dataset",)})
     ```
     """
 
+    modules = {name: module for module, names in exports.items() for name in names}
+
     def __getattr__(name):
-        if name not in exports:
+        if name not in modules:
             if not name.startswith("_") and importlib.util.find_spec(f"{package}.{name}") is not None:
                 return importlib.import_module(f"{package}.{name}")  # A sub-module, e.g. keras_cnns.blocks.
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        value = getattr(importlib.import_module(f"{package}.{modules[name]}"), name)
         setattr(importlib.import_module(package), name, value)  # The next access skips this function.
         return value
 
     def __dir__():
-        return sorted(set(exports) | set(vars(importlib.import_module(package))))
+        return sorted(set(modules) | set(vars(importlib.import_module(package))))
 
     return __getattr__, __dir__

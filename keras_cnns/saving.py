@@ -10,6 +10,7 @@ module alone.
 """
 
 import os
+import zipfile
 
 import keras
 
@@ -32,6 +33,8 @@ def load_model(path, *, compile=False):
 
     Raises:
         FileNotFoundError: If there is no file at `path`.
+        ValueError: If the file is not a complete `.keras` archive (damaged,
+            truncated), saying what to do.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -39,4 +42,16 @@ def load_model(path, *, compile=False):
             f"No model file at {path}. Train a run first (keras-cnns train) or pass the path of "
             "a .keras file."
         )
-    return keras.saving.load_model(path, compile=compile)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is damaged: it is not a complete .keras archive (truncated, or another file renamed). "
+            "In a run directory the backup/ folder holds the last completed epoch: run the training command "
+            "again to resume from it, or train again."
+        )
+    try:
+        return keras.saving.load_model(path, compile=compile)
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ValueError(
+            f"{path} is damaged ({type(error).__name__}: {error}). In a run directory the backup/ folder holds "
+            "the last completed epoch: run the training command again to resume from it, or train again."
+        ) from None

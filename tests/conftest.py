@@ -28,3 +28,76 @@ def fashion_mnist_slice():
     train = np.sort(rng.choice(len(x_train), 6000, replace=False))
     test = np.sort(rng.choice(len(x_test), 1000, replace=False))
     return (x_train[train], y_train[train]), (x_test[test], y_test[test]), list(data.class_names)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's digits (no download) as pipelines at 32x32, unaugmented, seed 0."""
+    from keras_cnns.data import load_dataset
+
+    return load_dataset("digits", augment=None, batch_size=256, seed=0)
+
+
+@pytest.fixture(scope="module")
+def digits_arrays(digits):
+    """`(bundle, x_train, y_train, x_test, y_test)` of `digits`, images normalized as the model takes them."""
+    from keras_cnns.export.source import take_examples
+
+    return (digits, *take_examples(digits.train), *take_examples(digits.test))
+
+
+def free_port():
+    """A TCP port on this machine that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(*args, timeout=300):
+    """`python -m keras_cnns ARGS` in a fresh process; returns the `CompletedProcess`."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "keras_cnns", *[str(arg) for arg in args]], capture_output=True,
+                          text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=timeout)
+
+
+def run_main(capsys, *args):
+    """`keras-cnns ARGS` in this process (the parser, the command and its error handling).
+
+    Returns:
+        `(exit status, stdout, stderr)`.
+    """
+    from keras_cnns.cli import main
+
+    capsys.readouterr()
+    status = main([str(arg) for arg in args])
+    output = capsys.readouterr()
+    return status, output.out, output.err
+
+
+@pytest.fixture
+def cached_vgg16_weights(tmp_path, monkeypatch):
+    """keras.applications' VGG16 with random weights, stored in an empty Keras cache as its published
+    "notop" file (legacy HDF5, the table's MD5 updated); downloads refused. Returns the reference model."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from keras_cnns.models import weights as weights_lib
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("must not download"))
+    reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    reference.set_weights([np.random.default_rng(i).normal(size=w.shape).astype("float32") * 0.05
+                           for i, w in enumerate(reference.get_weights())])
+    relative, _ = weights_lib.IMAGENET_FILES["vgg16"][1]
+    cached = tmp_path / "models" / relative.split("/")[-1]
+    cached.parent.mkdir()
+    with h5py.File(cached, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, reference)
+    monkeypatch.setitem(weights_lib.IMAGENET_FILES, "vgg16",
+                        (weights_lib.IMAGENET_FILES["vgg16"][0], (relative, weights_lib._md5(cached))))
+    return reference

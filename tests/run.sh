@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up .venv (if needed) and runs the test suite: everything on the
-# TensorFlow backend, then the model-zoo tests again on JAX.
-# Extra arguments go to both pytest runs, e.g. `bash tests/run.sh -m heavy`.
+# Sets up .venv (if needed) and runs the test suite on both cores: everything on the
+# TensorFlow backend, then the model-zoo tests again on JAX and on PyTorch (CPU builds).
+# Extra arguments go to every pytest run, e.g. `bash tests/run.sh -m heavy` for the
+# ImageNet-size builds (deselected by default: pyproject.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev,mobile,onnx]"
+# PyTorch's CPU build, for the model-zoo tests on that backend. PyPI's plain `torch` is a CUDA
+# build of several GB; this machine kind keeps the 2.13.0 CPU wheel on disk, which this pin
+# takes (elsewhere: pip install torch --index-url https://download.pytorch.org/whl/cpu).
+.venv/bin/python -m pip install -q "torch==2.13.0" \
+  || echo "note: could not install PyTorch's CPU build; the PyTorch run is skipped"
 
 # The real Fashion-MNIST, from Debian's package, for the data tests (best effort:
 # those tests say they were skipped when it is missing).
@@ -20,7 +26,12 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null &
 fi
 
 export TF_CPP_MIN_LOG_LEVEL=3
+PYTEST=(.venv/bin/python -m pytest -q -p no:cacheprovider -n 2)
 echo "== pytest on the TensorFlow backend"
-KERAS_BACKEND=tensorflow .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+KERAS_BACKEND=tensorflow "${PYTEST[@]}" "$@"
 echo "== model-zoo tests on the JAX backend"
-KERAS_BACKEND=jax .venv/bin/python -m pytest -q -p no:cacheprovider -m "zoo and not heavy" "$@"
+KERAS_BACKEND=jax "${PYTEST[@]}" -m "zoo and not heavy" "$@"
+if .venv/bin/python -c "import torch" 2>/dev/null; then
+  echo "== model-zoo tests on the PyTorch backend"
+  KERAS_BACKEND=torch "${PYTEST[@]}" -m "zoo and not heavy" "$@"
+fi

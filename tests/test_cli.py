@@ -6,14 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli
 
 pytestmark = pytest.mark.zoo
 
-
-def run_cli(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "keras_cnns", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 def test_models_table():
@@ -39,10 +35,16 @@ def test_every_command_has_help_with_an_example():
 
 
 def test_visualize_offers_exactly_the_kinds_the_library_draws():
-    from keras_cnns.cli.inspect import VISUALIZE_KINDS
-    from keras_cnns.inspect.visualize import KINDS
+    from keras_cnns.inspect import KINDS, figures
 
-    assert VISUALIZE_KINDS == tuple(KINDS)
+    choices = next(action.choices for action in _subcommand("visualize")._actions if action.dest == "kind")
+    assert tuple(choices) == KINDS and figures.KINDS is KINDS
+
+
+def _subcommand(name):
+    from keras_cnns.cli import build_parser
+
+    return build_parser()._subparsers._group_actions[0].choices[name]
 
 
 def test_tour_builds_the_chosen_networks():

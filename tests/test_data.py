@@ -80,10 +80,6 @@ def idx_bytes(type_code, shape, data):
     return header + data
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", augment=None, batch_size=256, seed=0)
-
 
 # --------------------------------------------------------------------- IDX
 

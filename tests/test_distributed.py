@@ -16,6 +16,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import free_port
 
 from keras_cnns.train import ProcessCluster
 
@@ -41,11 +42,6 @@ result = train(config, cluster=cluster, verbose=0, callbacks=[SaveFinalWeights()
 print("METRICS", json.dumps(result.metrics))
 """
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
 
 
 def start_process(config, address, process_id, weights_path):

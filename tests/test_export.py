@@ -16,6 +16,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from conftest import run_main
 import tensorflow as tf
 
 import keras_cnns
@@ -47,11 +48,8 @@ NUM_TEST = 64
 
 
 @pytest.fixture(scope="module")
-def digits():
-    bundle = load_dataset("digits", augment=None, batch_size=256)
-    x_train, y_train = take_examples(bundle.train)
-    x_test, y_test = take_examples(bundle.test)
-    return bundle, x_train, y_train, x_test, y_test
+def digits(digits_arrays):
+    return digits_arrays
 
 
 @pytest.fixture(scope="module")
@@ -419,15 +417,6 @@ def test_measure_tflite_latency_runs_any_batch(lenet_export):
 # ------------------------------------------------------------ run directory and command line
 
 
-def run_cli(capsys, *args):
-    """Runs `keras-cnns ARGS` in this process (the parser, the command and its error handling)."""
-    from keras_cnns.cli import main
-
-    capsys.readouterr()
-    status = main([str(arg) for arg in args])
-    output = capsys.readouterr()
-    return status, output.out, output.err
-
 
 def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
     from PIL import Image
@@ -439,7 +428,7 @@ def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
                             model_kwargs={"activation": "relu", "batch_norm": True})
     metrics = train(config, verbose=0).metrics
     out = tmp_path / "exported"
-    status, stdout, stderr = run_cli(capsys, "export", run_dir, "--out", out, "--calibration-size", "120")
+    status, stdout, stderr = run_main(capsys, "export", run_dir, "--out", out, "--calibration-size", "120")
     assert status == 0, stderr[-3000:]
     assert "int8" in stdout and "verified" in stdout
     card = read_model_card(out)
@@ -459,19 +448,19 @@ def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
 
     image = tmp_path / "digit.png"
     Image.fromarray(np.kron(np.eye(8, dtype=np.uint8) * 255, np.ones((9, 9), np.uint8))).save(image)
-    status, stdout, stderr = run_cli(capsys, "predict", out, image, "--top-k", "2")
+    status, stdout, stderr = run_main(capsys, "predict", out, image, "--top-k", "2")
     assert status == 0, stderr[-3000:]
     line = stdout.strip().splitlines()[-1]
     assert line.startswith(str(image)) and len(line.split()) == 5  # path, then 2 x (label, probability)
 
-    status, _, stderr = run_cli(capsys, "predict", out, tmp_path / "missing.png")
+    status, _, stderr = run_main(capsys, "predict", out, tmp_path / "missing.png")
     assert status == 2 and "No image file at" in stderr and len(stderr.strip().splitlines()) == 1
-    status, _, stderr = run_cli(capsys, "export", run_dir, "--out", run_dir)
+    status, _, stderr = run_main(capsys, "export", run_dir, "--out", run_dir)
     assert status == 2 and "not an export" in stderr and len(stderr.strip().splitlines()) == 1
-    status, _, stderr = run_cli(capsys, "predict", run_dir, image)
+    status, _, stderr = run_main(capsys, "predict", run_dir, image)
     assert status == 2 and f"not an export. Export it first (keras-cnns export {run_dir} --out DIR)" in stderr
     lone = tmp_path / "elsewhere" / "model.keras"  # outside its run: no test images to verify on
     lone.parent.mkdir()
     lone.write_bytes((run_dir / "best.keras").read_bytes())
-    status, _, stderr = run_cli(capsys, "export", lone, "--out", tmp_path / "lone_export")
+    status, _, stderr = run_main(capsys, "export", lone, "--out", tmp_path / "lone_export")
     assert status == 2 and "--no-verify" in stderr and not (tmp_path / "lone_export").exists()

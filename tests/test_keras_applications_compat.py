@@ -65,36 +65,11 @@ def test_vgg_dropout_adds_no_weights_and_zero_dropout_matches_layer_list():
     assert extra == {"fc1_dropout", "fc2_dropout"}
 
 
-def _write_legacy_h5(model, path):
-    """Writes weights in the legacy HDF5 layout keras.applications publishes."""
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
 
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
-
-
-def test_imagenet_weights_load_from_the_keras_cache_offline(tmp_path, monkeypatch):
+def test_imagenet_weights_load_from_the_keras_cache_offline(cached_vgg16_weights):
     """A keras.applications weights file in the Keras cache loads without any
     network access, and gives keras.applications' outputs."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("must not download when the file is cached")
-
-    monkeypatch.setattr(keras.utils, "get_file", no_network)
-    reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
-    reference.set_weights([np.random.default_rng(i).normal(size=w.shape).astype("float32") * 0.05
-                           for i, w in enumerate(reference.get_weights())])
-    relative, _ = weights_lib.IMAGENET_FILES["vgg16"][1]
-    cached = tmp_path / "models" / relative.split("/")[-1]
-    cached.parent.mkdir()
-    _write_legacy_h5(reference, cached)
-    monkeypatch.setitem(
-        weights_lib.IMAGENET_FILES, "vgg16",
-        (weights_lib.IMAGENET_FILES["vgg16"][0], (relative, weights_lib._md5(cached))),
-    )
-
+    reference = cached_vgg16_weights
     ours = keras_cnns.get_model("vgg16", weights="imagenet", include_top=False, input_shape=(32, 32, 3))
     assert_same_outputs(reference, ours, random_images((32, 32, 3)) * 50, atol=1e-4)
 

@@ -46,9 +46,8 @@ def _fit(name, image_shape, x, y, epochs, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def digits():
-    bundle = load_dataset("digits", augment=None, batch_size=256)
-    return (bundle, *take_examples(bundle.train), *take_examples(bundle.test))
+def digits(digits_arrays):
+    return digits_arrays
 
 
 @pytest.fixture(scope="module")

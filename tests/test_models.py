@@ -178,7 +178,7 @@ def test_vgg_same_pool_padding_keeps_odd_sizes_and_matches_valid_on_even_ones():
     assert sizes == [14, 7, 4, 2, 1]  # "valid" would drop a row at 7 and fail at 28.
     with pytest.raises(ValueError, match="at least 16x16"):
         keras_cnns.get_model("vgg11_bn", input_shape=(15, 15, 1), pool_padding="same", **knobs)
-    with pytest.raises(ValueError, match="Unknown pool_padding .full.. Expected one of: .valid., .same."):
+    with pytest.raises(ValueError, match="pool_padding must be one of .'valid', 'same'.; received 'full'"):
         keras_cnns.get_model("vgg11_bn", input_shape=(32, 32, 1), pool_padding="full", **knobs)
     # Where every size is even the padding changes nothing: same weights, same outputs.
     even_same = keras_cnns.get_model("vgg11_bn", input_shape=(32, 32, 1), pool_padding="same", **knobs)
@@ -207,3 +207,49 @@ def test_googlenet_cifar_stem_and_the_minimum_size_of_a_module_table():
         build_googlenet(stem_filters=32, input_shape=(32, 32, 3), classes=10)
     # The ImageNet stem and the paper's table keep GoogLeNet's size and minimum.
     assert keras_cnns.get_model("googlenet").count_params() == keras_cnns.model_info("googlenet").num_params
+
+
+# keras-hub's shared backbone test also reruns every model in channels_first and under mixed precision.
+SETTINGS = ("channels_first", "mixed_float16", "mixed_bfloat16")
+
+
+def _unsupported(setting):
+    backend = keras.backend.backend()
+    if setting == "channels_first" and backend == "tensorflow":
+        return "TensorFlow's CPU convolutions take channels_last only"
+    if setting == "mixed_float16" and backend == "torch":
+        return "PyTorch's CPU convolutions have no float16 kernels"
+    return None
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_model_in_channels_first_and_mixed_precision(name, setting):
+    """Builds, runs and passes gradients in another data format or dtype policy; the same output shape,
+    finite probabilities, and (mixed precision) float32 outputs from low-precision computation."""
+    reason = _unsupported(setting)
+    if reason:
+        pytest.skip(reason)
+    keras.utils.set_random_seed(0)
+    kwargs = small_config(name)
+    height, width, channels = kwargs["input_shape"]
+    format_before, policy_before = keras.config.image_data_format(), keras.config.dtype_policy()
+    try:
+        if setting == "channels_first":
+            keras.config.set_image_data_format("channels_first")
+            kwargs["input_shape"] = (channels, height, width)
+        else:
+            keras.config.set_dtype_policy(setting)
+        model = keras_cnns.get_model(name, **kwargs)
+        x = random_images(kwargs["input_shape"])
+        outputs = outputs_as_list(model.predict(x, verbose=0))
+        grads = trainable_gradients(model, x)
+    finally:
+        keras.config.set_image_data_format(format_before)
+        keras.config.set_dtype_policy(policy_before)
+    assert outputs[0].shape == (2, kwargs["classes"]) and np.isfinite(outputs[0]).all()
+    np.testing.assert_allclose(outputs[0].sum(axis=-1), 1.0, atol=1e-2)
+    assert all(g is not None and np.isfinite(np.asarray(g, np.float32)).all() for g in grads)
+    if setting != "channels_first":
+        compute = {layer.dtype_policy.compute_dtype for layer in model.layers if layer.weights}
+        assert compute == {setting.split("_")[1]}, compute

@@ -169,29 +169,11 @@ def test_fine_tuning_beats_training_from_scratch_on_100_images(pretrained, tmp_p
         fine_tune(source=pretrained.out_dir, head_epochs=3, out_dir=str(tmp_path / "ft"), verbose=0, **options)
 
 
-def _write_legacy_h5(model, path):
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
 
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
-
-
-def test_imagenet_source_takes_rgb_and_this_packages_normalization(tmp_path, monkeypatch):
+def test_imagenet_source_takes_rgb_and_this_packages_normalization(cached_vgg16_weights):
     """From the Keras cache, offline: the backbone on normalized RGB images gives what
     keras.applications' VGG16 gives on its own caffe preprocessing (BGR, mean pixel)."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("must not download"))
-    reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
-    reference.set_weights([np.random.default_rng(i).normal(size=w.shape).astype("float32") * 0.05
-                           for i, w in enumerate(reference.get_weights())])
-    relative, _ = weights_lib.IMAGENET_FILES["vgg16"][1]
-    cached = tmp_path / "models" / relative.split("/")[-1]
-    cached.parent.mkdir()
-    _write_legacy_h5(reference, cached)
-    monkeypatch.setitem(weights_lib.IMAGENET_FILES, "vgg16",
-                        (weights_lib.IMAGENET_FILES["vgg16"][0], (relative, weights_lib._md5(cached))))
-
+    reference = cached_vgg16_weights
     source = load_source("vgg16", image_shape=(32, 32, 3))
     assert source.normalization == IMAGENET_CAFFE_NORMALIZATION
     target = {"mean": [0.3, 0.4, 0.5], "std": [0.2, 0.25, 0.3]}

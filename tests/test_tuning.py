@@ -19,6 +19,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from conftest import free_port
 
 from keras_cnns.cli import main as cli_main
 from keras_cnns.data import load_arrays
@@ -403,11 +404,6 @@ def test_tune_command_errors_are_one_line(tmp_path, capsys):
 
 # --- Distributed: Keras Tuner's chief and workers --------------------------------
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_chief_and_two_workers_share_the_trials_and_survive_a_killed_worker(tmp_path):

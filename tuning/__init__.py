@@ -31,19 +31,13 @@ tuner.search(*data.train, validation_data=data.val, epochs=3)
 from keras_cnns._lazy import lazy_exports
 
 _EXPORTS = {
-    "CNNHyperModel": "spaces",
-    "InceptionHyperModel": "spaces",
-    "ResNetHyperModel": "spaces",
-    "ResourceConstraint": "objectives",
-    "ResourceScore": "objectives",
-    "SPACES": "spaces",
-    "SearchConfig": "job",
-    "SearchResult": "job",
-    "VGGHyperModel": "spaces",
-    "get_space": "spaces",
-    "run_search": "job",
-    "sample_hyperparameters": "spaces",
-    "search_space": "spaces",
+    "config": ("SearchConfig",),
+    "job": ("SearchResult", "run_search"),
+    "objectives": ("ResourceConstraint", "ResourceScore"),
+    "spaces": (
+        "CNNHyperModel", "InceptionHyperModel", "ResNetHyperModel", "SPACES", "VGGHyperModel", "get_space",
+        "sample_hyperparameters", "search_space",
+    ),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

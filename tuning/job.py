@@ -50,145 +50,19 @@ import numpy as np
 from keras_cnns.data import bundle_from_arrays, load_arrays, normalize
 from keras_cnns.data.splits import stratified_sample
 from keras_cnns.train import atomic, build_loss, classification_metrics, load_best_model, train
-from keras_cnns.train.config import with_field_defaults
+from keras_cnns.train.config import config_differences, with_field_defaults
+from keras_cnns.validation import check_int
+from keras_cnns.console import say
 from tuning import results as results_lib
 from tuning.objectives import ResourceConstraint, ResourceScore, search_objective
-from tuning.oracles import TUNERS, make_oracle
-from tuning.spaces import SPACES, get_space, search_space
+from tuning.config import RESUMABLE_FIELDS, SearchConfig
+from tuning.oracles import make_oracle
+from tuning.spaces import get_space, search_space
 from tuning.tuner import make_tuner, read_worker_logs
 
 PROJECT_NAME = "search"
-RUNS_ROOT = "runs"
-# Fields that may change when a job is run again: how long and how far to
-# go, and what to do at the end; the others define the search.
-RESUMABLE_FIELDS = ("max_trials", "budget_minutes", "keep_checkpoints", "max_consecutive_failures",
-                    "retrain_epochs", "retrain_minutes", "export_formats", "data_dir", "out_dir")
 # Images of the training split used to calibrate an int8 export or constraint.
 CALIBRATION_IMAGES = 256
-ROLES = ("local", "chief", "worker")
-
-
-@dataclasses.dataclass
-class SearchConfig:
-    """A search job.
-
-    Attributes:
-        space: Search space, a key of `tuning.spaces.SPACES` (`"resnet"`,
-            `"vgg"`, `"inception"`).
-        dataset: Dataset name or image folder, as for `load_dataset`.
-        tuner: `"random"`, `"hyperband"` or `"bayesian"`.
-        max_trials: Most trials (Hyperband: a cap on its brackets).
-        budget_minutes: Search time after which no trial starts, summed over
-            resumed sessions; None for no limit.
-        epochs: Epochs per trial (Hyperband: the most a trial trains).
-        trial_images: Train each trial on this many training images (a
-            stratified subset, the same for every trial); None for all.
-        validation_split: Share of the training pool that scores the trials.
-        limit: Cap on the training pool, as for `load_dataset` (quick runs).
-        seed: Seed of the splits, the oracle and the trials.
-        constraint: `ResourceConstraint` fields (e.g. `{"resource":
-            "latency_ms", "target": 2.0}`) to search for MnasNet's
-            accuracy-cost trade-off instead of accuracy alone.
-        hyperband_factor: Hyperband's reduction factor.
-        keep_checkpoints: Trials whose checkpoints are kept (the best ones).
-        max_consecutive_failures: Failed trials in a row that stop the search.
-        fixed: Hyperparameters pinned to a value, `{name: value}`.
-        space_kwargs: Arguments of the space's hypermodel (its ranges).
-        retrain_epochs: Retrain the best network on train+validation for
-            this many epochs (0: keep its trial checkpoint).
-        retrain_minutes: Instead of `retrain_epochs`: retrain for as many
-            epochs as fit in this many minutes, from the best trial's
-            measured training time per image (its fastest epoch, so the
-            estimate errs long, never short, when an epoch included tracing).
-        export_formats: Formats to export the final model to (see
-            `keras_cnns.export.export_model`); empty for none.
-        data_dir: Where the dataset lives, as for `load_dataset`.
-        out_dir: The job folder; default `runs/tune-<space>-<dataset>`.
-    """
-
-    space: str
-    dataset: str = "fashion_mnist"
-    tuner: str = "random"
-    max_trials: object = 10
-    budget_minutes: object = None
-    epochs: int = 3
-    trial_images: object = None
-    validation_split: float = 0.1
-    limit: object = None
-    seed: int = 0
-    constraint: object = None
-    hyperband_factor: int = 3
-    keep_checkpoints: int = 3
-    max_consecutive_failures: int = 3
-    fixed: dict = dataclasses.field(default_factory=dict)
-    space_kwargs: dict = dataclasses.field(default_factory=dict)
-    retrain_epochs: int = 0
-    retrain_minutes: object = None
-    export_formats: list = dataclasses.field(default_factory=list)
-    data_dir: object = None
-    out_dir: object = None
-
-    def __post_init__(self):
-        if self.space not in SPACES:
-            get_space(self.space, (1, 1, 1), 2)  # Raises with close matches.
-        if self.tuner not in TUNERS:
-            raise ValueError(f"tuner must be one of {list(TUNERS)}; received {self.tuner!r}.")
-        _check_int("epochs", self.epochs, 1)
-        _check_int("max_trials", self.max_trials, 1, optional=True)
-        _check_int("trial_images", self.trial_images, 1, optional=True)
-        _check_int("limit", self.limit, 1, optional=True)
-        _check_int("seed", self.seed, 0)
-        _check_int("hyperband_factor", self.hyperband_factor, 2)
-        _check_int("keep_checkpoints", self.keep_checkpoints, 1)
-        _check_int("max_consecutive_failures", self.max_consecutive_failures, 1)
-        _check_int("retrain_epochs", self.retrain_epochs, 0)
-        if self.retrain_minutes is not None:
-            if (isinstance(self.retrain_minutes, bool) or not isinstance(self.retrain_minutes, (int, float))
-                    or self.retrain_minutes <= 0):
-                raise ValueError(
-                    f"retrain_minutes must be a positive number or None; received {self.retrain_minutes!r}."
-                )
-            if self.retrain_epochs:
-                raise ValueError(
-                    f"Pass retrain_epochs or retrain_minutes, not both; received retrain_epochs="
-                    f"{self.retrain_epochs} and retrain_minutes={self.retrain_minutes}."
-                )
-        if self.budget_minutes is not None and (
-                isinstance(self.budget_minutes, bool) or not isinstance(self.budget_minutes, (int, float))
-                or self.budget_minutes <= 0):
-            raise ValueError(
-                f"budget_minutes must be a positive number or None; received {self.budget_minutes!r}."
-            )
-        if self.max_trials is None and self.budget_minutes is None and self.tuner != "hyperband":
-            raise ValueError(
-                f"A {self.tuner} search needs an end: pass max_trials, budget_minutes or both."
-            )
-        if isinstance(self.validation_split, bool) or not (
-                isinstance(self.validation_split, (int, float)) and 0 < self.validation_split < 1):
-            raise ValueError(
-                f"validation_split must be in (0, 1): the trials are scored on the validation split, "
-                f"never on the test set; received {self.validation_split!r}. Pass for example 0.1."
-            )
-        if self.constraint is not None:
-            ResourceConstraint(**self.constraint)  # Raises on bad fields.
-        for name in ("fixed", "space_kwargs"):
-            if not isinstance(getattr(self, name), dict):
-                raise ValueError(f"{name} must be a dict; received {getattr(self, name)!r}.")
-        self.export_formats = list(self.export_formats or [])
-        if self.out_dir is None:
-            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(os.path.normpath(str(self.dataset))))
-            self.out_dir = os.path.join(RUNS_ROOT, f"tune-{self.space}-{slug}")
-        self.out_dir = os.fspath(self.out_dir)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    def identity(self):
-        """The fields that define the search (`to_dict()` without `RESUMABLE_FIELDS`)."""
-        data = json.loads(json.dumps(self.to_dict()))
-        for name in RESUMABLE_FIELDS:
-            data.pop(name)
-        return data
 
 
 @dataclasses.dataclass
@@ -251,17 +125,41 @@ def run_search(config, *, overwrite=False, verbose=1):
         )
     role = distributed_role()
     layout = JobLayout(config.out_dir)
+    if role != "worker" and overwrite:
+        layout.clear()
+    check_saved_search(layout, config)
     if role != "worker":
-        if overwrite:
-            layout.clear()
-        check_saved_search(layout, config)
         atomic.write_json(layout.config, config.to_dict())
-    else:
-        check_saved_search(layout, config)
-
     arrays = load_arrays(config.dataset, data_dir=config.data_dir, validation_split=config.validation_split,
                          seed=config.seed, limit=config.limit)
+    hypermodel, oracle, tuner, callbacks = _search_parts(config, arrays)
     x, y = trial_subset(arrays.train, config.trial_images, config.seed)
+    tuner.search(x, y, validation_data=arrays.val, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
+    if role == "worker":
+        say("tune", f"Worker {tuner.tuner_id} finished: no trial left.", verbose)
+        return SearchResult(role=role, out_dir=config.out_dir)
+    rows, summary = _write_results(layout, oracle, tuner, hypermodel, verbose)
+    best = _best_or_raise(config, layout, oracle, summary)
+    final_metrics, model = final_model(config, layout, hypermodel, tuner, best, arrays, verbose)
+    summary.update(
+        best_hyperparameters=best.hyperparameters.values,
+        test_accuracy=final_metrics["test_accuracy"],
+        final_model=os.path.relpath(layout.final_model, config.out_dir),
+        retrained_epochs=retrain_epochs(config, best, arrays),
+        export=os.path.relpath(layout.export, config.out_dir) if config.export_formats else None,
+    )
+    atomic.write_json(layout.summary, summary)  # Before the export, which may fail on its own.
+    report = export_final(config, layout, model, arrays, final_metrics, best, verbose) if config.export_formats else None
+    say("tune", f"Best trial {best.trial_id}: validation {summary['best_val_accuracy']:.4f}, test accuracy "
+        f"{final_metrics['test_accuracy']:.4f} ({summary['completed']} trials completed, "
+        f"{summary['trials_per_hour'] or 0:.1f} per hour).", verbose)
+    return SearchResult(role=role, out_dir=config.out_dir, rows=rows, summary=summary,
+                        best_hyperparameters=best.hyperparameters.values,
+                        final_metrics=final_metrics, export_report=report)
+
+
+def _search_parts(config, arrays):
+    """The hypermodel, oracle, tuner and extra callbacks of a job."""
     hypermodel = get_space(config.space, arrays.image_shape, len(arrays.class_names), dataset=arrays.name,
                            epochs=config.epochs, normalization=arrays.normalization, fixed=config.fixed,
                            seed=config.seed, **config.space_kwargs)
@@ -279,12 +177,11 @@ def run_search(config, *, overwrite=False, verbose=1):
     if constraint is not None:
         calibration = calibration_images(arrays) if constraint.quantization == "int8" else None
         callbacks.append(ResourceScore(constraint, representative_data=calibration))
-    tuner.search(x, y, validation_data=arrays.val, epochs=config.epochs, callbacks=callbacks,
-                 verbose=verbose)
-    if role == "worker":
-        _say(f"Worker {tuner.tuner_id} finished: no trial left.", verbose)
-        return SearchResult(role=role, out_dir=config.out_dir)
+    return hypermodel, oracle, tuner, callbacks
 
+
+def _write_results(layout, oracle, tuner, hypermodel, verbose):
+    """`results.csv`, the two plots and the printed table; returns the rows and the summary."""
     rows = results_lib.trial_rows(oracle, read_worker_logs(tuner.project_dir))
     names = [hp.name for hp in search_space(hypermodel).space]
     results_lib.write_csv(rows, layout.results, names)
@@ -295,6 +192,11 @@ def run_search(config, *, overwrite=False, verbose=1):
     if verbose:
         print(f"\nResults of {len(rows)} trials ({layout.results}):")
         print(results_lib.format_table(rows, oracle.objective.name))
+    return rows, summary
+
+
+def _best_or_raise(config, layout, oracle, summary):
+    """The best trial; with the summary written and a RuntimeError when the search failed or none completed."""
     if oracle.stopped_on_failures:
         atomic.write_json(layout.summary, summary)
         raise RuntimeError(
@@ -309,24 +211,7 @@ def run_search(config, *, overwrite=False, verbose=1):
             f"No trial of {config.out_dir} completed, so there is no best network. See "
             f"{layout.results} for why the trials failed."
         )
-    final_metrics, model = finish_best(config, layout, hypermodel, tuner, best, arrays, verbose)
-    report = None
-    if config.export_formats:
-        report = export_final(config, layout, model, arrays, final_metrics, best, verbose)
-    summary.update(
-        best_hyperparameters=best.hyperparameters.values,
-        test_accuracy=final_metrics["test_accuracy"],
-        final_model=os.path.relpath(layout.final_model, config.out_dir),
-        retrained_epochs=retrain_epochs(config, best, arrays),
-        export=os.path.relpath(layout.export, config.out_dir) if config.export_formats else None,
-    )
-    atomic.write_json(layout.summary, summary)
-    _say(f"Best trial {best.trial_id}: validation {summary['best_val_accuracy']:.4f}, test accuracy "
-         f"{final_metrics['test_accuracy']:.4f} ({summary['completed']} trials completed, "
-         f"{summary['trials_per_hour'] or 0:.1f} per hour).", verbose)
-    return SearchResult(role=role, out_dir=config.out_dir, rows=rows, summary=summary,
-                        best_hyperparameters=best.hyperparameters.values,
-                        final_metrics=final_metrics, export_report=report)
+    return best
 
 
 @dataclasses.dataclass(frozen=True)
@@ -424,10 +309,7 @@ def check_saved_search(layout, config):
     if saved is None:
         return
     saved_identity = {k: v for k, v in saved.items() if k not in RESUMABLE_FIELDS}
-    identity = config.identity()
-    differences = [f"{key}: saved {saved_identity.get(key)!r}, new {identity.get(key)!r}"
-                   for key in sorted(set(saved_identity) | set(identity))
-                   if saved_identity.get(key) != identity.get(key)]
+    differences = config_differences(saved_identity, config.identity())
     if differences:
         raise ValueError(
             f"{layout.root} holds another search (" + "; ".join(differences) + "). Running it would "
@@ -465,19 +347,27 @@ def best_trial(oracle):
     return trials[0] if trials else None
 
 
-def finish_best(config, layout, hypermodel, tuner, best, arrays, verbose):
-    """The final model: retrained on train+validation or the trial's checkpoint, tested once.
+def final_model(config, layout, hypermodel, tuner, best, arrays, verbose):
+    """The best network, retrained on train+validation (`retrain_best`) or as its trial left it
+    (`test_trial_checkpoint`), and its test metrics.
 
     Returns:
         `(test metrics dict, keras.Model)`.
     """
-    hp = best.hyperparameters
     epochs = retrain_epochs(config, best, arrays)
-    train_config = hypermodel.train_config(hp, epochs=epochs or None)
+    train_config = hypermodel.train_config(best.hyperparameters, epochs=epochs or None)
+    _record_final_choice(layout, hypermodel, best, train_config, epochs)
+    if epochs:
+        return retrain_best(config, layout, hypermodel, train_config, arrays, verbose)
+    return test_trial_checkpoint(layout, tuner, best, train_config, arrays)
+
+
+def _record_final_choice(layout, hypermodel, best, train_config, epochs):
+    """Writes which network and training make the final model; clears a final model made otherwise."""
     record = json.loads(json.dumps({
         "trial_id": best.trial_id,
         "score": best.score,
-        "hyperparameters": hp.values,
+        "hyperparameters": best.hyperparameters.values,
         "builder": f"keras_cnns.models.{type(hypermodel).builder.__name__}",
         "model_kwargs": train_config.model_kwargs,
         "retrain_epochs": epochs,
@@ -485,37 +375,38 @@ def finish_best(config, layout, hypermodel, tuner, best, arrays, verbose):
     }))
     saved = atomic.read_json(layout.final_hyperparameters)
     if saved is not None and "train_config" in saved:
-        # Written before TrainConfig gained a field: it trained with the default.
-        saved["train_config"] = with_field_defaults(saved["train_config"])
+        saved["train_config"] = with_field_defaults(saved["train_config"])  # Fields added since default.
     if saved not in (None, record):
-        # The final model on disk is another network's (the search went on) or
-        # was trained otherwise: replace it.
+        # The final model on disk is another network's (the search went on) or was trained otherwise.
         shutil.rmtree(layout.final)
     atomic.write_json(layout.final_hyperparameters, record)
-    if epochs:
-        final_config = dataclasses.replace(train_config, validation_split=0.0, out_dir=layout.final,
-                                           data_dir=config.data_dir)
-        merged = merge_validation(arrays)
-        bundle = bundle_from_arrays(merged, batch_size=final_config.batch_size,
-                                    augment=final_config.augment, seed=config.seed)
-        result = train(final_config, bundle=bundle, model_builder=type(hypermodel).builder,
-                       verbose=verbose)
-        return result.metrics, result.load_model()
 
+
+def retrain_best(config, layout, hypermodel, train_config, arrays, verbose):
+    """Trains the best network again on train+validation, in `final/` (a resumable run directory)."""
+    final_config = dataclasses.replace(train_config, validation_split=0.0, out_dir=layout.final,
+                                       data_dir=config.data_dir)
+    bundle = bundle_from_arrays(merge_validation(arrays), batch_size=final_config.batch_size,
+                                augment=final_config.augment, seed=config.seed)
+    result = train(final_config, bundle=bundle, model_builder=type(hypermodel).builder, verbose=verbose)
+    return result.metrics, result.load_model()
+
+
+def test_trial_checkpoint(layout, tuner, best, train_config, arrays):
+    """The best trial's own checkpoint, tested once and saved as the final model."""
     saved = atomic.read_json(layout.final_metrics)
     if saved is not None and os.path.exists(layout.final_model):
         return saved, load_best_model(layout.final_model)
     model = tuner.load_model(best)
     test = bundle_from_arrays(arrays, batch_size=train_config.batch_size, augment=None).test
-    metrics = classification_metrics(model, test, arrays.class_names,
-                                     loss=build_loss(train_config.label_smoothing))
+    metrics = classification_metrics(model, test, arrays.class_names, loss=build_loss(train_config.label_smoothing))
     metrics.update(
         trial_id=best.trial_id,
         num_params=int(model.count_params()),
         image_shape=list(arrays.image_shape),
         normalization=arrays.normalization,
         model_path=os.path.basename(layout.final_model),
-        hyperparameters=hp.values,
+        hyperparameters=best.hyperparameters.values,
     )
     atomic.save_model(model, layout.final_model)
     atomic.write_json(layout.final_metrics, metrics)  # Last: marks the step done.
@@ -529,11 +420,8 @@ def retrain_epochs(config, best, arrays):
     The estimate scales the trial's typical epoch (`tuning.tuner.epoch_timing`)
     in seconds per training image to the train+validation images; it
     depends only on what the trial recorded, so a resumed job computes the
-    same number. Job folders written before 2026-11-30 recorded the fastest
-    epoch instead, which is read when the typical one is missing. (Sized by
-    the fastest epoch, the Hyperband benchmark planned 30 minutes of
-    retraining and spent 44.6 on loading, retraining, testing and
-    exporting: BENCHMARKS.md.)
+    same number. (Older job folders recorded only the fastest epoch, which is
+    read when the typical one is missing.)
     """
     if not config.retrain_minutes:
         return config.retrain_epochs
@@ -588,14 +476,3 @@ def export_final(config, layout, model, arrays, final_metrics, best, verbose=0):
     atomic.write_json(layout.export_record, source)
     return report
 
-
-def _check_int(name, value, low, optional=False):
-    if value is None and optional:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}{' or None' if optional else ''}; received {value!r}.")
-
-
-def _say(message, verbose):
-    if verbose:
-        print(f"keras-cnns tune: {message}", flush=True)

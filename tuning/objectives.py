@@ -28,10 +28,11 @@ import dataclasses
 import keras
 import keras_tuner
 
+from tuning.config import MNASNET_WEIGHT
+
 RESOURCES = ("latency_ms", "size_kb")
 SCORE = "score"
 # MnasNet's soft constraint (section 3).
-MNASNET_WEIGHT = -0.07
 
 
 @dataclasses.dataclass(frozen=True)

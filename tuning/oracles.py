@@ -24,7 +24,8 @@ import time
 import keras_tuner
 from keras_tuner.oracles import BayesianOptimizationOracle, HyperbandOracle, RandomSearchOracle
 
-TUNERS = ("random", "hyperband", "bayesian")
+from tuning.config import TUNERS
+
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 

@@ -6,6 +6,8 @@ name, so they never change silently.
 """
 
 import keras
+
+from keras_cnns.validation import check_choice  # noqa: F401  (used here, imported by blocks)
 from keras import layers
 
 # The downsampling kinds every builder accepts through its `downsampling` knob.
@@ -163,13 +165,3 @@ def spatial_dropout(x, rate, *, name):
     if rate == 0:
         return x
     return layers.SpatialDropout2D(rate, data_format=keras.config.image_data_format(), name=name)(x)
-
-
-def check_choice(argument, value, choices):
-    """Raises a ValueError naming `argument` if `value` is not in `choices`."""
-    if value not in choices:
-        raise ValueError(
-            f"Unknown {argument} {value!r}. Expected one of: "
-            + ", ".join(repr(c) for c in choices)
-            + "."
-        )

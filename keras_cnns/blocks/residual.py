@@ -9,7 +9,8 @@ convolutions of the residual branch.
 
 from keras import layers
 
-from keras_cnns.blocks.conv import channel_axis, check_choice, conv_bn_act
+from keras_cnns.blocks.conv import channel_axis, conv_bn_act
+from keras_cnns.validation import check_choice
 from keras_cnns.layers import ZeroPadShortcut
 
 SHORTCUT_KINDS = ("projection", "zero_pad")

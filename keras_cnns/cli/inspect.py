@@ -1,8 +1,9 @@
 """Commands about seeing inside a network and transfer learning: `visualize`, `finetune`."""
 
-# As `keras_cnns.inspect.visualize.KINDS`, not imported from there so that building the
-# parser does not load the plotting modules (tests/test_cli.py checks the two agree).
-VISUALIZE_KINDS = ("feature-maps", "filters", "gradcam")
+import dataclasses
+
+from keras_cnns.inspect import KINDS
+from keras_cnns.transfer.config import FineTuneConfig
 
 
 def _command_visualize(args):
@@ -59,15 +60,14 @@ def register(commands):
                     "chosen layers for an image, the first layer's kernels and the input patterns "
                     "deeper filters respond to most (gradient ascent), or a Grad-CAM heat map of "
                     "where the evidence for a class lies (the last convolutional layer is found "
-                    "automatically). Prints the paths written. Needs the TensorFlow or JAX backend "
-                    "for filters and Grad-CAM.",
+                    "automatically). Prints the paths written.",
         epilog="Example: keras-cnns visualize runs/r20 test:0 --kind gradcam",
     )
     visualize.add_argument("model", help="a run directory or a .keras file")
     visualize.add_argument("image", nargs="?",
                            help="an image file, or test:N for the N-th test image of the run's dataset "
                                 "(not needed for --kind filters)")
-    visualize.add_argument("--kind", choices=VISUALIZE_KINDS, default="gradcam", help="what to draw (default: gradcam)")
+    visualize.add_argument("--kind", choices=KINDS, default=KINDS[-1], help=f"what to draw (default: {KINDS[-1]})")
     visualize.add_argument("--layers", help="comma-separated layer names (default: chosen automatically)")
     visualize.add_argument("--class-index", type=int, help="Grad-CAM: class to explain (default: predicted)")
     visualize.add_argument("--out", help="folder for the PNG files (default: visualize/ next to the model)")
@@ -86,15 +86,20 @@ def register(commands):
                "--limit 500 --out runs/ft",
     )
     finetune.add_argument("source", help="run directory, .keras file, or an ImageNet network name")
-    finetune.add_argument("--dataset", help="the new dataset (default: fashion_mnist)")
+    default = {field.name: field.default for field in dataclasses.fields(FineTuneConfig)}
+    finetune.add_argument("--dataset", help=f"the new dataset (default: {default['dataset']})")
     finetune.add_argument("--classes", help="comma-separated labels or names to keep, e.g. 5,6,7,8,9")
     finetune.add_argument("--limit", type=int, help="labelled images to use (training plus validation)")
-    finetune.add_argument("--head-epochs", type=int, help="epochs of phase 1, backbone frozen (default 20)")
-    finetune.add_argument("--epochs", type=int, help="epochs of phase 2, top blocks trained (default 20)")
-    finetune.add_argument("--unfreeze-blocks", type=int, help="blocks trained in phase 2 (default 1)")
-    finetune.add_argument("--lr", type=float, help="phase 1 learning rate (default 0.01, Adam)")
-    finetune.add_argument("--fine-tune-lr", type=float, help="phase 2 learning rate (default lr / 10)")
-    finetune.add_argument("--batch-size", type=int, help="default 32")
+    finetune.add_argument("--head-epochs", type=int,
+                          help=f"epochs of phase 1, backbone frozen (default {default['head_epochs']})")
+    finetune.add_argument("--epochs", type=int,
+                          help=f"epochs of phase 2, top blocks trained (default {default['fine_tune_epochs']})")
+    finetune.add_argument("--unfreeze-blocks", type=int,
+                          help=f"blocks trained in phase 2 (default {default['unfreeze_blocks']})")
+    finetune.add_argument("--lr", type=float, help=f"phase 1 learning rate (default {default['learning_rate']:g}, "
+                                                   f"{default['optimizer']})")
+    finetune.add_argument("--fine-tune-lr", type=float, help="phase 2 learning rate (default: a tenth of --lr)")
+    finetune.add_argument("--batch-size", type=int, help=f"default {default['batch_size']}")
     finetune.add_argument("--seed", type=int)
     finetune.add_argument("--image-size", type=int, help="ImageNet sources: image size (default: the data's, "
                                                          "at least 32)")

@@ -1,6 +1,7 @@
 """Commands about training: `train`, `recipes`, `evaluate`."""
 
 from keras_cnns.cli.args import parse_image_size
+from keras_cnns.train.config import OPTIMIZERS, SCHEDULES
 
 
 def _command_train(args):
@@ -81,7 +82,7 @@ def _command_recipes(args):
     print(f"{'recipe':<24} {'model':<10} {'dataset':<14} about")
     for name in sorted(RECIPES):
         recipe = RECIPES[name]
-        print(f"{name:<24} {recipe.model:<10} {recipe.dataset:<14} {recipe.summary}")
+        print(f"{name:<24} {recipe.model:<10} {recipe.dataset:<14} {recipe.describe()}")
     return 0
 
 
@@ -115,10 +116,10 @@ def register(commands):
                             "image-folder path")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
-    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    train.add_argument("--optimizer", choices=OPTIMIZERS)
     train.add_argument("--lr", type=float, help="peak learning rate")
     train.add_argument("--weight-decay", type=float)
-    train.add_argument("--schedule", choices=["cosine", "onecycle", "step", "constant"])
+    train.add_argument("--schedule", choices=SCHEDULES)
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--seed", type=int)
     train.add_argument("--limit", type=int, help="use only this many training images")

@@ -1,6 +1,7 @@
 """Commands about hyperparameter search: `tune`."""
 
 import argparse
+import dataclasses
 import json
 
 DEFAULT_MAX_TRIALS = 10
@@ -98,7 +99,11 @@ def _positive_number(text):
 
 
 def register(commands):
-    """Adds `tune` to the sub-command parsers."""
+    """Adds `tune` to the sub-command parsers; choices and defaults are `tuning.config`'s."""
+    from keras_cnns.export.formats import DEFAULT_FORMATS, QUANTIZATIONS
+    from tuning.config import MNASNET_WEIGHT, SPACES, TUNERS, SearchConfig
+
+    default = {field.name: field.default for field in dataclasses.fields(SearchConfig)}
     tune = commands.add_parser(
         "tune", help="search depth, width and training hyperparameters with Keras Tuner",
         description="Searches a space of networks (resnet, vgg or inception: the project's builders, "
@@ -112,46 +117,50 @@ def register(commands):
         epilog="Example: keras-cnns tune vgg --dataset fashion_mnist --tuner hyperband --epochs 9 "
                "--budget-minutes 40 --trial-images 20000 --retrain-epochs 15 --export default --out runs/tune-vgg",
     )
-    tune.add_argument("space", help="search space: resnet, vgg or inception")
-    tune.add_argument("--dataset", default="fashion_mnist",
+    tune.add_argument("space", help=f"search space: {', '.join(SPACES)}")
+    tune.add_argument("--dataset", default=default["dataset"],
                       help="fashion_mnist, digits, mnist, cifar10, ... or an image-folder path")
-    tune.add_argument("--tuner", choices=["random", "hyperband", "bayesian"], default="random")
+    tune.add_argument("--tuner", choices=TUNERS, default=default["tuner"])
     tune.add_argument("--max-trials", type=int, default=None,
-                      help="most trials (default 10 without --budget-minutes; a cap for hyperband)")
+                      help=f"most trials (default {default['max_trials']} without --budget-minutes; a cap for "
+                           "hyperband)")
     tune.add_argument("--budget-minutes", type=_positive_number,
                       help="start no trial after this much search time (summed over resumed runs)")
-    tune.add_argument("--epochs", type=int, default=3, help="epochs per trial; hyperband's most (default 3)")
+    tune.add_argument("--epochs", type=int, default=default["epochs"],
+                      help=f"epochs per trial; hyperband's most (default {default['epochs']})")
     tune.add_argument("--trial-images", type=int,
                       help="train trials on this many training images (a fixed stratified subset)")
-    tune.add_argument("--validation-split", type=float, default=0.1,
-                      help="share of the training pool that scores the trials (default 0.1)")
+    tune.add_argument("--validation-split", type=float, default=default["validation_split"],
+                      help=f"share of the training pool that scores the trials (default {default['validation_split']})")
     tune.add_argument("--limit", type=int, help="use only this many training images in all")
-    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--seed", type=int, default=default["seed"])
     tune.add_argument("--fixed", help='hyperparameters pinned, as JSON, e.g. \'{"batch_size": 128}\'')
     tune.add_argument("--space-kwargs", help='ranges of the space, as JSON (its constructor\'s keyword arguments), e.g. '
                            '\'{"max_stages": 3}\' for resnet or \'{"max_blocks": 4}\' for vgg')
-    tune.add_argument("--hyperband-factor", type=int, default=3)
+    tune.add_argument("--hyperband-factor", type=int, default=default["hyperband_factor"])
     tune.add_argument("--latency-target-ms", type=_positive_number,
                       help="score trials by accuracy x (TFLite ms per image / target)^w (MnasNet)")
     tune.add_argument("--size-target-kb", type=_positive_number,
                       help="score trials by accuracy x (TFLite file kB / target)^w")
-    tune.add_argument("--constraint-weight", type=float, default=-0.07,
-                      help="the exponent w of the latency or size term (default -0.07, MnasNet's soft constraint)")
+    tune.add_argument("--constraint-weight", type=float, default=MNASNET_WEIGHT,
+                      help=f"the exponent w of the latency or size term (default {MNASNET_WEIGHT}, "
+                           "MnasNet's soft constraint)")
     tune.add_argument("--hard-constraint", action="store_true",
                       help="MnasNet's hard constraint: w = 0 within the target, -1 beyond it")
-    tune.add_argument("--constraint-quantization", choices=["float32", "float16", "dynamic", "int8"],
-                      default="float32", help="the TFLite conversion measured (default float32)")
-    tune.add_argument("--keep-checkpoints", type=int, default=3, help="trial checkpoints kept, best first")
-    tune.add_argument("--max-consecutive-failures", type=int, default=3,
-                      help="failed trials in a row that stop the search (default 3)")
-    tune.add_argument("--retrain-epochs", type=int, default=0,
+    tune.add_argument("--constraint-quantization", choices=QUANTIZATIONS,
+                      default=QUANTIZATIONS[0], help=f"the TFLite conversion measured (default {QUANTIZATIONS[0]})")
+    tune.add_argument("--keep-checkpoints", type=int, default=default["keep_checkpoints"],
+                      help="trial checkpoints kept, best first")
+    tune.add_argument("--max-consecutive-failures", type=int, default=default["max_consecutive_failures"],
+                      help=f"failed trials in a row that stop the search (default {default['max_consecutive_failures']})")
+    tune.add_argument("--retrain-epochs", type=int, default=default["retrain_epochs"],
                       help="retrain the best network on train+validation for this many epochs (default: "
                            "keep its trial checkpoint)")
     tune.add_argument("--retrain-minutes", type=_positive_number,
                       help="instead of --retrain-epochs: as many epochs as fit in this many minutes, "
                            "estimated from the best trial's time per image")
     tune.add_argument("--export", metavar="FORMATS",
-                      help="export the final model: 'default' (saved_model,float32,int8) or a comma list")
+                      help=f"export the final model: 'default' ({','.join(DEFAULT_FORMATS)}) or a comma list")
     tune.add_argument("--data-dir", help="where the dataset's files are")
     tune.add_argument("--out", help="job folder (default: runs/tune-SPACE-DATASET)")
     tune.add_argument("--overwrite", action="store_true", help="delete an earlier search in --out first")

@@ -28,26 +28,14 @@ model.fit(bundle.train, validation_data=bundle.val)
 from keras_cnns._lazy import lazy_exports
 
 _EXPORTS = {
-    "DEFAULT_RECIPES": "augment",
-    "DatasetArrays": "loader",
-    "DatasetBundle": "loader",
-    "DatasetUnavailableError": "sources",
-    "FASHION_MNIST_CLASS_NAMES": "sources",
-    "GENERIC_RECIPE": "augment",
-    "RECIPE_KEYS": "augment",
-    "ScanReport": "folders",
-    "build_augmentation": "augment",
-    "bundle_from_arrays": "loader",
-    "check_finite": "preprocessing",
-    "compute_normalization": "preprocessing",
-    "denormalize": "preprocessing",
-    "load_arrays": "loader",
-    "load_dataset": "loader",
-    "normalize": "preprocessing",
-    "read_idx": "idx",
-    "resize_arrays": "loader",
-    "scan_image_folder": "folders",
-    "write_idx": "idx",
+    "augment": ("DEFAULT_RECIPES", "GENERIC_RECIPE", "RECIPE_KEYS", "build_augmentation"),
+    "folders": ("ScanReport", "scan_image_folder"),
+    "idx": ("read_idx", "write_idx"),
+    "loader": (
+        "DatasetArrays", "DatasetBundle", "bundle_from_arrays", "load_arrays", "load_dataset", "resize_arrays",
+    ),
+    "preprocessing": ("check_finite", "compute_normalization", "denormalize", "normalize"),
+    "sources": ("DatasetUnavailableError", "FASHION_MNIST_CLASS_NAMES"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 
 from keras_cnns.data import folders, sources
+from keras_cnns.validation import check_positive_int
 from keras_cnns.data.augment import build_augmentation, resolve_recipe
 from keras_cnns.data.pipeline import make_pipeline
 from keras_cnns.data.preprocessing import (
@@ -439,14 +440,14 @@ def _check_arguments(batch_size, validation_split, seed, channels, shuffle_buffe
 
 
 def _check_pipeline_arguments(batch_size, seed, shuffle_buffer):
-    _check_positive_int("batch_size", batch_size, "128")
-    _check_positive_int("shuffle_buffer", shuffle_buffer, "10000")
+    check_positive_int("batch_size", batch_size, "128")
+    check_positive_int("shuffle_buffer", shuffle_buffer, "10000")
     _check_seed(seed)
 
 
 def _check_split_arguments(validation_split, seed, channels, limit):
     if limit is not None:
-        _check_positive_int("limit", limit, "1000, or None for all examples")
+        check_positive_int("limit", limit, "1000, or None for all examples")
     _check_seed(seed)
     if isinstance(validation_split, bool) or not (
         isinstance(validation_split, (int, float)) and 0 <= validation_split < 1
@@ -466,11 +467,3 @@ def _check_split_arguments(validation_split, seed, channels, limit):
 def _check_seed(seed):
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int; received {seed!r}. Pass for example 0.")
-
-
-def _check_positive_int(argument, value, example):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"{argument} must be a positive int; received {value!r}. Pass for "
-            f"example {example}."
-        )

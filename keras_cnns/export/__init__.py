@@ -23,25 +23,16 @@ Modules:
 from keras_cnns._lazy import lazy_exports
 
 _EXPORTS = {
-    "DEFAULT_CALIBRATION_SIZE": "tflite",
-    "DEFAULT_FORMATS": "exporter",
-    "ExportReport": "exporter",
-    "ExportVerificationError": "verify",
-    "FLOAT_TOLERANCE": "verify",
-    "FORMATS": "exporter",
-    "FormatResult": "verify",
-    "QUANTIZATIONS": "tflite",
-    "UnsupportedOpsError": "tflite",
-    "check_formats": "exporter",
-    "convert_to_tflite": "tflite",
-    "export_model": "exporter",
-    "export_saved_model": "tflite",
-    "file_name": "exporter",
-    "flex_operators": "tflite",
-    "fold_normalization_into": "exporter",
-    "measure_latency": "latency",
-    "measure_tflite_latency": "latency",
-    "tflite_operators": "tflite",
+    "exporter": (
+        "DEFAULT_FORMATS", "ExportReport", "FORMATS", "check_formats", "export_model", "file_name",
+        "fold_normalization_into",
+    ),
+    "latency": ("measure_latency", "measure_tflite_latency"),
+    "tflite": (
+        "DEFAULT_CALIBRATION_SIZE", "QUANTIZATIONS", "UnsupportedOpsError", "convert_to_tflite",
+        "export_saved_model", "flex_operators", "tflite_operators",
+    ),
+    "verify": ("ExportVerificationError", "FLOAT_TOLERANCE", "FormatResult"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

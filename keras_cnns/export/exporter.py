@@ -36,13 +36,14 @@ from keras_cnns.export.formats import (
     check_formats,
     file_name,
 )
-from keras_cnns.export.latency import measure_latency
+from keras_cnns.export import latency
 from keras_cnns.export.source import output_activation, resolve_source
 from keras_cnns.export.staging import check_replaceable, staged_export_folder
 from keras_cnns.export.tflite import DEFAULT_CALIBRATION_SIZE, calibration_images
 from keras_cnns.inference.calibration import fit_calibration
 from keras_cnns.inference.model_card import EXPORT_REPORT_FILE
 from keras_cnns.train import atomic
+from keras_cnns.console import say
 
 # Timed calls of the Keras model for the report's latency column.
 REPORT_LATENCY_RUNS = 50
@@ -70,11 +71,11 @@ class ExportReport:
     verification: dict
     card: dict = None
 
-    def __getitem__(self, format):
+    def __getitem__(self, name):
         for result in self.results:
-            if result.format == format:
+            if result.format == name:
                 return result
-        raise KeyError(f"No format {format!r} in this export; it has {self.formats}.")
+        raise KeyError(f"No format {name!r} in this export; it has {self.formats}.")
 
     @property
     def formats(self):
@@ -86,9 +87,9 @@ class ExportReport:
         """True when no format failed its verification."""
         return all(result.passed is not False for result in self.results)
 
-    def path(self, format):
+    def path(self, name):
         """Absolute path of a format's file (or SavedModel folder)."""
-        return os.path.join(self.out_dir, self[format].path)
+        return os.path.join(self.out_dir, self[name].path)
 
     def to_dict(self):
         """The content of `export_report.json`."""
@@ -201,88 +202,93 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     entries = check_formats(formats)
     out_dir = os.path.abspath(os.fspath(out_dir))
     check_replaceable(out_dir)  # Before any slow work.
-    needs_calibration = any(entry.needs_calibration for entry in entries)
     source = resolve_source(
         model, labels=labels, normalization=normalization, representative_data=representative_data,
-        test_data=test_data, calibration_size=calibration_size, need_calibration=needs_calibration,
+        test_data=test_data, calibration_size=calibration_size,
+        need_calibration=any(entry.needs_calibration for entry in entries),
         need_test=verify or any(entry.name.startswith("mobile") for entry in entries), look=look, verbose=verbose,
     )
+    options = dict(allow_flex_ops=allow_flex_ops, num_threads=num_threads, fold_normalization=fold_normalization,
+                   min_quantized_agreement=min_quantized_agreement,
+                   max_quantized_accuracy_drop=max_quantized_accuracy_drop, verify=verify,
+                   calibration_size=calibration_size, measure_latency=measure_latency)
+    facts = dict(name=name or os.path.basename(out_dir), author=author, license=license,
+                 version=f"keras-cnns {keras_cnns.__version__}, {_now()[:10]}")
+    context = _prepared_context(source, entries, options, facts, verbose)
+    command = command or _call_description(source, out_dir, tuple(entry.name for entry in entries))
+    say("export", f"exporting {source.description} to {out_dir} as {', '.join(entry.name for entry in entries)}",
+        verbose)
+    with staged_export_folder(out_dir) as staging:
+        context.staging = staging
+        report = _write_and_check(context, entries, out_dir, verbose)
+        atomic.write_json(os.path.join(staging, EXPORT_REPORT_FILE),
+                          {**report.to_dict(), "command": command, "created_utc": _now()})
+        report.card = build_model_card(
+            name=facts["name"], architecture=source.architecture, dataset=source.dataset,
+            class_names=source.class_names, image_shape=context.image_shape, normalization=source.normalization,
+            normalization_folded=fold_normalization, output_activation=output_activation(source.model),
+            look=source.look, calibration=context.temperature, keras_summary=report.keras, results=report.results,
+            verification=report.verification, command=command, digests=file_digests(staging),
+        )
+        write_model_card(staging, report.card)
+    say("export", f"wrote {out_dir}\n{report.table()}", verbose)
+    return report
+
+
+def _prepared_context(source, entries, options, facts, verbose):
+    """The `ExportContext` of an export, with every check done and the Keras model's outputs and temperature."""
     image_shape = _image_shape(source.model)
-    if fold_normalization and source.normalization is None:
+    if options["fold_normalization"] and source.normalization is None:
         raise ValueError(
             "fold_normalization=True needs the input normalization: pass normalization={'mean': "
             "[...], 'std': [...]}, or export from a run directory."
         )
-    graph, to_graph_input = _graph_to_export(source, fold_normalization)
-    options = dict(allow_flex_ops=allow_flex_ops, num_threads=num_threads, fold_normalization=fold_normalization,
-                   min_quantized_agreement=min_quantized_agreement,
-                   max_quantized_accuracy_drop=max_quantized_accuracy_drop)
-    context = ExportContext(source=source, staging=None, graph=graph, to_graph_input=to_graph_input, options=options,
-                            metadata_facts=dict(name=name or os.path.basename(out_dir), author=author, license=license,
-                                                version=f"keras-cnns {keras_cnns.__version__}, {_now()[:10]}"))
-    if verify or source.test_images is not None:
+    graph, to_graph_input = _graph_to_export(source, options["fold_normalization"])
+    context = ExportContext(source=source, staging=None, graph=graph, to_graph_input=to_graph_input,
+                            options=options, metadata_facts=facts)
+    if options["verify"] or source.test_images is not None:
         _check_test_images(source, image_shape)
     source.class_names = source.class_names or [str(i) for i in range(_num_classes(source.model))]
     for entry in entries:
         entry.check(context)
-    if needs_calibration:
-        context.calibration = calibration_images(source.calibration, image_shape, calibration_size,
+    if any(entry.needs_calibration for entry in entries):
+        context.calibration = calibration_images(source.calibration, image_shape, options["calibration_size"],
                                                  normalization=source.normalization)
-    keras_summary = {"num_params": int(source.model.count_params())}
     if source.test_images is not None:
-        _say(f"running the Keras model on {len(source.test_images)} held-out images", verbose)
+        say("export", f"running the Keras model on {len(source.test_images)} held-out images", verbose)
         context.keras_outputs = checks.predict_keras(source.model, source.test_images)
+        context.temperature = _fit_temperature(source, context.keras_outputs)
+    return context
+
+
+def _write_and_check(context, entries, out_dir, verbose):
+    """Writes every format into the staging folder, verifies and times them; returns the `ExportReport`."""
+    source, options = context.source, context.options
+    results = []
+    for entry in entries:
+        say("export", f"writing {entry.name}", verbose)
+        results.append(entry.write(context))
+    if options["verify"]:
+        say("export", f"verifying on {len(source.test_images)} held-out images", verbose)
+        for entry, result in zip(entries, results):
+            entry.verify(context, result)
+        failed = [result for result in results if result.passed is False]
+        if failed:
+            raise checks.ExportVerificationError(_failure_message(failed), results)
+    keras_summary = {"num_params": int(source.model.count_params())}
+    if context.keras_outputs is not None:
         keras_summary.update(accuracy=checks.accuracy(context.keras_outputs, source.test_labels),
                              num_images=len(context.keras_outputs))
-        context.temperature = _fit_temperature(source, context.keras_outputs)
-    command = command or _call_description(source, out_dir, [entry.name for entry in entries])
-    _say(f"exporting {source.description} to {out_dir} as {', '.join(entry.name for entry in entries)}", verbose)
-
-    with staged_export_folder(out_dir) as staging:
-        context.staging = staging
-        results = []
-        for entry in entries:
-            _say(f"writing {entry.name}", verbose)
-            results.append(entry.write(context))
-        if verify:
-            _say(f"verifying on {len(source.test_images)} held-out images", verbose)
-            for entry, result in zip(entries, results):
-                entry.verify(context, result)
-            failed = [result for result in results if result.passed is False]
-            if failed:
-                raise checks.ExportVerificationError(_failure_message(failed), results)
-        if measure_latency:
-            _say("timing each format at batch 1", verbose)
-            keras_summary["latency_ms"] = _keras_latency(source.model, image_shape)
-            for entry, result in zip(entries, results):
-                result.latency_ms = entry.latency(context, result)
-        if context._saved_model is not None and SAVED_MODEL not in [entry.name for entry in entries]:
-            shutil.rmtree(context._saved_model)
-        verification = _verification_facts(verify, source, min_quantized_agreement, max_quantized_accuracy_drop,
-                                           num_threads)
-        report = ExportReport(out_dir=out_dir, results=results, keras=keras_summary, verification=verification)
-        atomic.write_json(os.path.join(staging, EXPORT_REPORT_FILE),
-                          {**report.to_dict(), "command": command, "created_utc": _now()})
-        report.card = build_model_card(
-            name=name or os.path.basename(out_dir),
-            architecture=source.architecture,
-            dataset=source.dataset,
-            class_names=source.class_names,
-            image_shape=image_shape,
-            normalization=source.normalization,
-            normalization_folded=fold_normalization,
-            output_activation=output_activation(source.model),
-            look=source.look,
-            calibration=context.temperature,
-            keras_summary=keras_summary,
-            results=results,
-            verification=verification,
-            command=command,
-            digests=file_digests(staging),
-        )
-        write_model_card(staging, report.card)
-    _say(f"wrote {out_dir}\n{report.table()}", verbose)
-    return report
+    if options["measure_latency"]:
+        say("export", "timing each format at batch 1", verbose)
+        keras_summary["latency_ms"] = _keras_latency(source.model, context.image_shape)
+        for entry, result in zip(entries, results):
+            result.latency_ms = entry.latency(context, result)
+    if context._saved_model is not None and SAVED_MODEL not in [entry.name for entry in entries]:
+        shutil.rmtree(context._saved_model)
+    verification = _verification_facts(options["verify"], source, options["min_quantized_agreement"],
+                                       options["max_quantized_accuracy_drop"], options["num_threads"])
+    return ExportReport(out_dir=out_dir, results=results, keras=keras_summary, verification=verification)
 
 
 def _fit_temperature(source, keras_outputs):
@@ -323,7 +329,7 @@ def _graph_to_export(source, fold):
 
 def _keras_latency(model, image_shape):
     image = np.zeros((1, *image_shape), np.float32)
-    return measure_latency(lambda: model(image, training=False), runs=REPORT_LATENCY_RUNS)
+    return latency.measure_latency(lambda: model(image, training=False), runs=REPORT_LATENCY_RUNS)
 
 
 def _verification_facts(verify, source, min_agreement, max_accuracy_drop, num_threads):
@@ -413,8 +419,3 @@ def _number(value, digits=4, scientific=False):
 
 def _size(size_bytes):
     return f"{size_bytes / 1024:.1f} KiB" if size_bytes < 1024 * 1024 else f"{size_bytes / 1024 ** 2:.2f} MiB"
-
-
-def _say(message, verbose):
-    if verbose:
-        print(f"keras_cnns.export: {message}", flush=True)

@@ -35,6 +35,8 @@ def _tflite():
     return tflite
 
 
+# The quantizations of a whole model's `.tflite` file (`keras_cnns.export.tflite.convert_to_tflite`).
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 # Timed calls per format for the report's latency column.
 REPORT_LATENCY_RUNS = 50
 SAVED_MODEL = "saved_model"
@@ -332,8 +334,8 @@ class OnnxFormat(ExportFormat):
 
 
 FORMATS = {entry.name: entry for entry in (
-    SavedModelFormat(), TFLiteFormat("float32"), TFLiteFormat("float16"), TFLiteFormat("dynamic"),
-    TFLiteFormat("int8"), MobileFormat("float32"), MobileFormat("int8"), OnnxFormat(),
+    SavedModelFormat(), *(TFLiteFormat(quantization) for quantization in QUANTIZATIONS),
+    MobileFormat("float32"), MobileFormat("int8"), OnnxFormat(),
 )}
 DEFAULT_FORMATS = ("saved_model", "float32", "int8", "mobile_float32", "mobile_int8")
 

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from keras_cnns.inference.runner import TFLiteRunner
+from keras_cnns.validation import check_positive_int
 
 DEFAULT_RUNS = 100
 DEFAULT_WARMUP = 10
@@ -48,8 +49,8 @@ def measure_tflite_latency(model_content_or_path, *, num_threads=None, runs=DEFA
     ms = measure_tflite_latency(convert_to_tflite(model, "int8", calibration), runs=50)
     ```
     """
-    _check_positive("runs", runs)
-    _check_positive("batch_size", batch_size)
+    check_positive_int("runs", runs, 50)
+    check_positive_int("batch_size", batch_size, 1)
     runner = TFLiteRunner(model_content_or_path, num_threads=num_threads, xnnpack=xnnpack)
     runner.resize(batch_size)
     batch = random_inputs((batch_size, *runner.input_shape), runner.input_dtype)
@@ -65,7 +66,7 @@ def measure_latency(call, *, runs=DEFAULT_RUNS, warmup=DEFAULT_WARMUP):
     ms = measure_latency(lambda: model(x, training=False))
     ```
     """
-    _check_positive("runs", runs)
+    check_positive_int("runs", runs, 50)
     for _ in range(warmup):
         call()
     timings = []
@@ -85,7 +86,3 @@ def random_inputs(shape, dtype, seed=0):
         return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
     return rng.standard_normal(shape).astype(dtype)
 
-
-def _check_positive(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int; received {value!r}.")

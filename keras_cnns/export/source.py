@@ -13,7 +13,6 @@ Explicit arguments override what the run says.
 
 import dataclasses
 import os
-import zipfile
 
 import keras
 import numpy as np
@@ -23,9 +22,8 @@ from keras_cnns.data.preprocessing import denormalize, normalize
 from keras_cnns.export.tflite import take_images
 from keras_cnns.inference.photos import DatasetLook, measure_dataset_look
 from keras_cnns.registry import model_info
-from keras_cnns.train import atomic
 from keras_cnns.train.config import TrainConfig
-from keras_cnns.train.run_dir import RunLayout
+from keras_cnns.train.run_dir import locate_run
 from keras_cnns.train.trainer import load_best_model, load_run_arrays
 
 # Training images measured for the dataset's look.
@@ -90,12 +88,13 @@ def resolve_source(model, *, labels=None, normalization=None, representative_dat
         ValueError: If the model has several outputs, or the run's recorded
             normalization differs from its reloaded dataset's.
     """
-    run_dir = None
+    saved = None
     if isinstance(model, keras.Model):
         description = model.name
     elif isinstance(model, (str, os.PathLike)):
         description = os.fspath(model)
-        model, run_dir = _load(description)
+        saved = locate_run(description)
+        model = load_best_model(saved.model_path)
     else:
         raise ValueError(
             f"model must be a keras.Model, a run directory or a .keras file; received "
@@ -108,16 +107,14 @@ def resolve_source(model, *, labels=None, normalization=None, representative_dat
         )
     source = ExportSource(model=model, description=description, architecture=architecture_of(model))
     config = metrics = None
-    if run_dir is not None:
-        layout = RunLayout(run_dir)
-        saved_config = atomic.read_json(layout.config)
-        config = TrainConfig.from_dict(saved_config) if saved_config else None
-        metrics = atomic.read_json(layout.metrics) or {}
+    if saved is not None and saved.run_dir is not None:
+        config = TrainConfig.from_dict(saved.config) if saved.config else None
+        metrics = saved.metrics
         source.class_names = metrics.get("class_names")
         source.normalization = metrics.get("normalization")
         if config is not None:
             source.architecture = architecture_of(model, config)
-            source.dataset = _dataset_facts(config, metrics, run_dir)
+            source.dataset = _dataset_facts(config, metrics, saved.run_dir)
     if labels is not None:
         source.class_names = list(labels)
     if normalization is not None:
@@ -192,26 +189,6 @@ def output_activation(model):
     activation = getattr(model.layers[-1], "activation", None)
     return getattr(activation, "__name__", "linear") if activation is not None else "linear"
 
-
-def _load(path):
-    if os.path.isdir(path):
-        layout = RunLayout(path)
-        if not os.path.isfile(layout.best_model):
-            raise FileNotFoundError(
-                f"{path} is a folder without best.keras. Pass a run directory written by "
-                "`keras-cnns train`, or the path of a .keras file."
-            )
-        return load_best_model(layout.best_model), path
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No model at {path}. Pass a run directory or a .keras file.")
-    if not path.endswith(".keras") or not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path} is not a Keras 3 model file (a .keras zip archive). Pass a run directory or a model "
-            "saved with model.save('x.keras')."
-        )
-    folder = os.path.dirname(os.path.abspath(path))
-    run_dir = folder if os.path.isfile(RunLayout(folder).config) else None
-    return load_best_model(path), run_dir
 
 
 def _dataset_facts(config, metrics, run_dir):

@@ -31,9 +31,9 @@ import tempfile
 import warnings
 
 import numpy as np
-import tensorflow as tf
 
-QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+from keras_cnns.export.formats import QUANTIZATIONS  # noqa: F401  (part of this module's API)
+
 # Calibration set size for int8, within the 100 to 500 images that give
 # stable activation ranges; more only slows the conversion down.
 DEFAULT_CALIBRATION_SIZE = 300
@@ -244,6 +244,8 @@ def calibration_images(data, input_shape, size=DEFAULT_CALIBRATION_SIZE, *, norm
 
 def take_images(data, count=None):
     """The first `count` images of an array or a `tf.data.Dataset`, as float32 numpy."""
+    import tensorflow as tf
+
     if isinstance(data, tf.data.Dataset):
         batches, taken = [], 0
         for element in data:
@@ -262,6 +264,8 @@ def take_images(data, count=None):
 
 def saved_model_input_shape(path):
     """`(H, W, C)` of the single input of a SavedModel's `serving_default` signature."""
+    import tensorflow as tf
+
     signature = tf.saved_model.load(path).signatures["serving_default"]
     specs = list(signature.structured_input_signature[1].values())
     return tuple(int(dim) for dim in specs[0].shape[1:])
@@ -327,6 +331,8 @@ def _saved_model_folder(model):
 
 
 def _converter(saved_model, quantization, calibration, allow_flex_ops, integer_io=True, per_channel=True):
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if quantization == "int8" else tf.lite.OpsSet.TFLITE_BUILTINS
     converter.target_spec.supported_ops = [builtins] + ([tf.lite.OpsSet.SELECT_TF_OPS] if allow_flex_ops else [])

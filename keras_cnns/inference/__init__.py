@@ -20,15 +20,10 @@ Modules:
 from keras_cnns._lazy import lazy_exports
 
 _EXPORTS = {
-    "MODEL_CARD_FILE": "model_card",
-    "TFLiteClassifier": "classifier",
-    "TFLiteRunner": "runner",
-    "check_sha256": "model_card",
-    "read_image_file": "images",
-    "read_model_card": "model_card",
-    "resolve_tflite_path": "model_card",
-    "sha256_file": "model_card",
-    "to_pixel_batch": "images",
+    "classifier": ("TFLiteClassifier",),
+    "images": ("read_image_file", "to_pixel_batch"),
+    "model_card": ("MODEL_CARD_FILE", "check_sha256", "read_model_card", "resolve_tflite_path", "sha256_file"),
+    "runner": ("TFLiteRunner",),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

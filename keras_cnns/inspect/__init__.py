@@ -24,39 +24,23 @@ Modules:
 * `correlation`: `Conv2D` is a cross-correlation; a flipped kernel convolves.
 * `images`, `source`: one image prepared for a network; a trained network
   with its normalization, from a run directory or a `.keras` file.
-* `plots`, `visualize`: the PNG files (`keras-cnns visualize`).
+* `plots`, `figures`: the PNG files (`visualize`, behind `keras-cnns visualize`).
 """
 
 from keras_cnns._lazy import lazy_exports
 
 _EXPORTS = {
-    "CorrelationDemo": "correlation",
-    "GradCAM": "gradcam",
-    "KINDS": "visualize",
-    "LayerRow": "layer_table",
-    "LayerTable": "layer_table",
-    "TrainedModel": "source",
-    "convolve2d": "correlation",
-    "cross_correlate2d": "correlation",
-    "default_feature_layers": "features",
-    "demonstrate": "correlation",
-    "feature_map_call": "graph",
-    "feature_map_calls": "graph",
-    "feature_maps": "features",
-    "filter_patterns": "features",
-    "first_convolution": "features",
-    "format_layer_table": "layer_table",
-    "grad_cam": "gradcam",
-    "keras_conv2d": "correlation",
-    "layer_calls": "graph",
-    "layer_table": "layer_table",
-    "load_trained": "source",
-    "plot_feature_maps": "plots",
-    "plot_grad_cam": "plots",
-    "plot_kernels": "plots",
-    "plot_patterns": "plots",
-    "prepare_image": "images",
-    "visualize": "visualize",
+    "correlation": ("CorrelationDemo", "convolve2d", "cross_correlate2d", "demonstrate", "keras_conv2d"),
+    "features": ("default_feature_layers", "feature_maps", "filter_patterns", "first_convolution"),
+    "gradcam": ("GradCAM", "grad_cam"),
+    "graph": ("feature_map_call", "feature_map_calls", "layer_calls"),
+    "images": ("prepare_image",),
+    "layer_table": ("LayerRow", "LayerTable", "format_layer_table", "layer_table"),
+    "plots": ("plot_feature_maps", "plot_grad_cam", "plot_kernels", "plot_patterns"),
+    "source": ("TrainedModel", "load_trained"),
+    "figures": ("visualize",),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+# What `visualize` draws (here, not in the plotting module, so the command line lists it at once).
+KINDS = ("feature-maps", "filters", "gradcam")
+__all__ = sorted(["KINDS", *(name for names in _EXPORTS.values() for name in names)])

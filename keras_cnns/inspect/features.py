@@ -168,7 +168,7 @@ def filter_patterns(model, layer_name, filters=None, *, steps=ASCENT_STEPS,
         border_h, border_w = height // 8, width // 8
         inner = maps[:, border_h:height - border_h, border_w:width - border_w, :]
         per_filter = keras.ops.mean(inner, axis=(1, 2))
-        return keras.ops.sum(per_filter * selector)
+        return keras.ops.sum(per_filter * keras.ops.convert_to_tensor(selector))
 
     rng = np.random.default_rng(seed)
     x = rng.normal(0.0, ASCENT_START_NOISE, size=(len(filters), *input_shape)).astype(np.float32)

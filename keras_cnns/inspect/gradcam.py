@@ -107,7 +107,7 @@ def grad_cam(model, image, class_index=None, layer_name=None):
 
     def class_score(scores):
         if linear is not None:
-            kernel, bias = linear
+            kernel, bias = (keras.ops.convert_to_tensor(part) for part in linear)
             scores = keras.ops.matmul(scores, kernel) + bias
         return keras.ops.sum(scores[..., class_index])
 

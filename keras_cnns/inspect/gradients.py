@@ -2,16 +2,15 @@
 
 Keras 3 has no backend-independent `gradient` op, so this is the one place
 that asks the active backend for one: `tf.GradientTape` on TensorFlow,
-`jax.value_and_grad` over `model.stateless_call` on JAX. Gradient ascent on
-filters and Grad-CAM both go through `value_and_input_gradient`. The PyTorch
-backend is not supported yet (it would need `torch.autograd`); the error says
-so.
+`jax.value_and_grad` over `model.stateless_call` on JAX, `torch.autograd`
+on PyTorch. Gradient ascent on filters and Grad-CAM both go through
+`value_and_input_gradient`.
 """
 
 import keras
 import numpy as np
 
-SUPPORTED_BACKENDS = ("tensorflow", "jax")
+SUPPORTED_BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def check_backend():
@@ -24,8 +23,8 @@ def check_backend():
     if backend not in SUPPORTED_BACKENDS:
         raise NotImplementedError(
             f"Input gradients (gradient ascent, Grad-CAM) run on the {' and '.join(SUPPORTED_BACKENDS)} "
-            f"backends; the active backend is {backend!r}. Set KERAS_BACKEND=tensorflow (or jax) "
-            "before importing keras."
+            f"backends; the active backend is {backend!r}. Set KERAS_BACKEND to one of those before "
+            "importing keras."
         )
 
 
@@ -58,6 +57,13 @@ def value_and_input_gradient(model, inputs, objective):
             value = objective(outputs)
         gradient = tape.gradient(value, tensor)
         return _to_numpy(outputs), np.asarray(gradient)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        tensor = torch.tensor(inputs, requires_grad=True)
+        outputs = model(tensor, training=False)
+        objective(outputs).backward()
+        return _to_numpy(keras.tree.map_structure(lambda t: t.detach(), outputs)), tensor.grad.cpu().numpy()
 
     import jax
 

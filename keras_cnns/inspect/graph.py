@@ -16,7 +16,7 @@ Three questions are answered here, for every tool of the package:
 * `feature_map_call`: the last feature map, for Grad-CAM ("the last
   convolutional layer") and for cutting a backbone off its classifier.
 * `is_head_layer`: whether a layer belongs to a classifier head, by the layer
-  names keras.applications and `keras_cnns.models.common.classifier` use.
+  names keras.applications and `keras_cnns.models.base.classifier` use.
 """
 
 import dataclasses

@@ -8,7 +8,7 @@ any input size (`layer_table(model, input_shape=(64, 64, 1))`).
 Rules, per spatial axis:
 
 * Output size of a convolution or pooling with kernel K, stride S, padding P:
-  `(W - K + 2P) / S + 1`, floored (`keras_cnns.models.common.conv_output_size`);
+  `(W - K + 2P) / S + 1`, floored (`keras_cnns.models.sizes.conv_output_size`);
   `"same"` padding gives `ceil(W / S)`; a dilation D makes the kernel
   `D (K - 1) + 1` wide.
 * Receptive field r and effective stride j (the distance, in input pixels,
@@ -42,7 +42,7 @@ import keras
 import numpy as np
 
 from keras_cnns.inspect import graph
-from keras_cnns.models.common import conv_output_size
+from keras_cnns.models.sizes import conv_output_size
 from keras_cnns.blocks.residual import ZeroPadShortcut
 
 MERGES = (

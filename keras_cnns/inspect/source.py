@@ -10,8 +10,7 @@ the `metrics.json` and `config.json` next to it when they are there.
 import dataclasses
 import os
 
-from keras_cnns.train import atomic
-from keras_cnns.train.run_dir import RunLayout
+from keras_cnns.train.run_dir import locate_run
 from keras_cnns.train.trainer import load_best_model
 
 
@@ -61,36 +60,12 @@ def load_trained(path):
     trained.model.summary()
     ```
     """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        layout = RunLayout(path)
-        if not os.path.isfile(layout.best_model):
-            raise FileNotFoundError(
-                f"{path} is a directory without best.keras, so it is not a finished or started "
-                "run directory. Pass a run directory written by `keras-cnns train` or the path "
-                "of a .keras file."
-            )
-        model_path = layout.best_model
-    elif os.path.isfile(path):
-        if not path.endswith(".keras"):
-            raise ValueError(
-                f"Expected a run directory or a .keras file; received the file {path}. Save the "
-                "model with model.save('model.keras') (Keras 3 format) and pass that file."
-            )
-        model_path = path
-        layout = RunLayout(os.path.dirname(os.path.abspath(path)))
-    else:
-        raise FileNotFoundError(
-            f"No run directory or .keras file at {path}. Train one with `keras-cnns train` or "
-            "pass the path of a saved model."
-        )
-    metrics = atomic.read_json(layout.metrics) or {}
-    config = atomic.read_json(layout.config)
+    saved = locate_run(path)
     return TrainedModel(
-        model=load_best_model(model_path),
-        model_path=model_path,
-        run_dir=layout.root if os.path.isfile(layout.metrics) else None,
-        normalization=metrics.get("normalization"),
-        class_names=metrics.get("class_names"),
-        config=config,
+        model=load_best_model(saved.model_path),
+        model_path=saved.model_path,
+        run_dir=saved.run_dir if saved.metrics else None,
+        normalization=saved.metrics.get("normalization"),
+        class_names=saved.metrics.get("class_names"),
+        config=saved.config,
     )

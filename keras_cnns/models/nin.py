@@ -8,9 +8,10 @@ one (`head="conv"`, `pooling="avg"`).
 """
 
 from keras_cnns.blocks import downsample, nin_block
-from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS, check_choice
-from keras_cnns.models import common
-from keras_cnns.registry import register_model
+from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS
+from keras_cnns.validation import check_choice
+from keras_cnns.models import base
+from keras_cnns.registry import register_variant
 
 PAPER = "Lin et al. 2013, Network In Network"
 
@@ -19,78 +20,57 @@ PAPER = "Lin et al. 2013, Network In Network"
 MLPCONV_LAYERS = ((5, 192, (160, 96)), (5, 192, (192, 192)), (3, 192, (192,)))
 
 
-def build_nin(
-    *,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling="avg",
-    classes=10,
-    classifier_activation="softmax",
-    name="nin",
-    batch_norm=False,
-    width_multiplier=1.0,
-    dropout=0.5,
-    downsampling="max_pool",
-    head="conv",
-):
-    """Builds Network in Network.
+class NetworkInNetwork(base.Backbone):
+    """Network in Network's three mlpconv layers.
 
     Layers: ``block1`` ... ``block3`` (each ``blockN_conv``, ``blockN_mlp1_conv``,
-    ...), poolings ``block1_pool`` and ``block2_pool`` (3x3/2), then
-    ``predictions_conv`` and ``avg_pool``.
+    ...), poolings ``block1_pool`` and ``block2_pool`` (3x3/2) each followed
+    by `dropout` (the paper: 0.5), then ``predictions_conv`` and ``avg_pool``
+    (the default head: `head="conv"`, `pooling="avg"`). Default input
+    32x32x3, at least 4x4.
 
     Args:
-        include_top: Whether to include the classifier.
-        weights: None or the path of a weights file.
-        input_tensor: Optional tensor to use as the input.
-        input_shape: ``(height, width, channels)``; default ``(32, 32, 3)``, at
-            least 4x4.
-        pooling: `"avg"` (the paper's global average pooling), `"max"`, or None
-            (a map of class scores; with `include_top=False`, the features).
-        classes: Number of classes.
-        classifier_activation: Activation of ``predictions``.
-        name: Model name.
         batch_norm: Batch norm after every convolution (the paper has none).
         width_multiplier: Scales every layer's width.
-        dropout: Dropout after each pooling (the paper: 0.5).
         downsampling: `"max_pool"` (the paper), `"avg_pool"` or `"strided_conv"`.
-        head: `"conv"` (the paper) or `"dense"` (flatten, ``predictions``).
-
-    Returns:
-        A `keras.Model`.
     """
-    check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
-    common.check_common_arguments(
-        "nin", weights=weights, include_top=include_top, classes=classes,
-        classifier_activation=classifier_activation, pooling=pooling, head=head,
-    )
-    input_shape = common.resolve_input_shape(
-        "nin", input_shape=input_shape, input_tensor=input_tensor, default_shape=(32, 32, 3),
-        min_size=4, include_top=include_top, head=head, weights=weights,
-    )
-    x, inputs = common.model_inputs(input_shape, input_tensor)
-    for i, (kernel, filters, mlp_filters) in enumerate(MLPCONV_LAYERS, start=1):
-        x = nin_block(
-            x, common.scaled(filters, width_multiplier), kernel,
-            [common.scaled(f, width_multiplier) for f in mlp_filters],
-            batch_norm=batch_norm, name=f"block{i}",
-        )
-        if i < len(MLPCONV_LAYERS):
-            x = downsample(x, downsampling, pool_size=3, strides=2, padding="same",
-                           batch_norm=batch_norm, name=f"block{i}_pool")
-            x = common.dropout(x, dropout, name=f"block{i}_dropout")
-    x = common.classifier(
-        x, include_top=include_top, head=head, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation,
-    )
-    return common.finish_model(inputs, x, name=name, weights=weights, model_name="nin",
-                               include_top=include_top)
+
+    family = "nin"
+    paper = PAPER
+    year = 2013
+    default_input_shape = (32, 32, 3)
+    default_classes = 10
+    default_pooling = "avg"
+    default_head = "conv"
+    default_dropout = 0.5
+
+    def __init__(self, *, batch_norm=False, width_multiplier=1.0, downsampling="max_pool"):
+        check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
+        self.batch_norm = batch_norm
+        self.width_multiplier = base.check_width_multiplier(width_multiplier)
+        self.downsampling = downsampling
+
+    def min_input_size(self):
+        return 4  # Two "same" 3x3/2 poolings leave 1x1 of 4x4.
+
+    def features(self, x, dropout):
+        for i, (kernel, filters, mlp_filters) in enumerate(MLPCONV_LAYERS, start=1):
+            x = nin_block(x, base.scaled(filters, self.width_multiplier), kernel,
+                          [base.scaled(f, self.width_multiplier) for f in mlp_filters],
+                          batch_norm=self.batch_norm, name=f"block{i}")
+            if i < len(MLPCONV_LAYERS):
+                x = downsample(x, self.downsampling, pool_size=3, strides=2, padding="same",
+                               batch_norm=self.batch_norm, name=f"block{i}_pool")
+                x = base.dropout_layer(x, dropout, name=f"block{i}_dropout")
+        return x
+
+    def top(self, dropout):
+        return {"flatten": True}  # The paper's dropout is inside the features.
 
 
-@register_model(family="nin", paper=PAPER, year=2013, default_input_shape=(32, 32, 3), min_input_size=4,
-                num_params=966_986, default_classes=10)
-def nin(**kwargs):
-    """Network in Network for CIFAR-sized images. Takes `build_nin`'s keyword arguments."""
-    return build_nin(**kwargs)
+def build_nin(**kwargs):
+    """Builds Network in Network: `NetworkInNetwork`'s knobs and every network's arguments (`keras_cnns.models.base`)."""
+    return base.build(NetworkInNetwork, "nin", kwargs)
+
+
+register_variant("nin", NetworkInNetwork, num_params=966_986)

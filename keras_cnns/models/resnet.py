@@ -17,47 +17,31 @@ The architecture is data: blocks per stage, filters per stage, block type.
 from keras import layers
 
 from keras_cnns.blocks import bottleneck_block, conv_bn_act, downsample, residual_block
-from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS, check_choice
+from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS
+from keras_cnns.validation import check_choice
 from keras_cnns.blocks.residual import SHORTCUT_KINDS
-from keras_cnns.models import common
-from keras_cnns.registry import register_model
+from keras_cnns.models import base
+from keras_cnns.registry import register_variant
 
 PAPER = "He et al. 2015, Deep Residual Learning for Image Recognition"
 BLOCK_TYPES = ("basic", "bottleneck")
-STEMS = ("imagenet", "cifar")
+# Total stride of each stem before the first stage: the ImageNet stem's 7x7/2 convolution and 3x3/2
+# pooling, the CIFAR stem's single 3x3 convolution.
+STEM_STRIDES = {"imagenet": 4, "cifar": 1}
+STEMS = tuple(STEM_STRIDES)
 BN_EPSILON = 1.001e-5  # keras.applications' value; its weights were trained with it.
 
 IMAGENET_FILTERS = (64, 128, 256, 512)
 CIFAR_FILTERS = (16, 32, 64)
 
 
-def build_resnet(
-    stackwise_num_blocks,
-    stackwise_num_filters,
-    block_type,
-    *,
-    stem="imagenet",
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name=None,
-    width_multiplier=1.0,
-    shortcut=None,
-    use_bias=None,
-    downsampling="max_pool",
-    dropout=0.0,
-    head="dense",
-    variant=None,
-):
-    """Builds a ResNet from its stages.
+class ResNet(base.Backbone):
+    """A ResNet from its stages.
 
     Stage ``i`` (named ``conv{i+2}``) has ``stackwise_num_blocks[i]`` blocks of
     ``stackwise_num_filters[i]`` filters; every stage but the first starts
     with a stride-2 block. Blocks are named ``conv2_block1``, ``conv2_block2``, ...
+    The classifier is ``avg_pool`` and ``predictions``.
 
     Args:
         stackwise_num_blocks: Blocks per stage.
@@ -65,18 +49,7 @@ def build_resnet(
             bottleneck blocks, which output 4x as many).
         block_type: `"basic"` or `"bottleneck"`.
         stem: `"imagenet"` (7x7/2 convolution, 3x3/2 pooling; default input
-            224x224x3, at least 32x32) or `"cifar"` (3x3 convolution; default
-            input 32x32x3, at least 4x4).
-        include_top: Whether to include ``avg_pool`` and ``predictions``.
-        weights: None, `"imagenet"` (ResNet-50/101/152 as published) or the
-            path of a weights file.
-        input_tensor: Optional tensor to use as the input.
-        input_shape: ``(height, width, channels)``.
-        pooling: With `include_top=False`: None, `"avg"` or `"max"`. With the
-            conv head: None keeps a map of class scores.
-        classes: Number of classes.
-        classifier_activation: Activation of ``predictions``.
-        name: Model name; defaults to the variant's.
+            224x224x3) or `"cifar"` (3x3 convolution; default input 32x32x3).
         width_multiplier: Scales every stage's (and the stem's) filters.
         shortcut: `"projection"` (1x1 convolution, option B; the ImageNet
             default) or `"zero_pad"` (option A; the CIFAR default), used where
@@ -85,145 +58,110 @@ def build_resnet(
             keras.applications), False for basic blocks (as the paper).
         downsampling: How the ImageNet stem downsamples after its convolution:
             `"max_pool"` (the paper), `"avg_pool"` or `"strided_conv"`.
-        dropout: Dropout before ``predictions``.
-        head: `"dense"` or `"conv"` (fully convolutional).
-        variant: Registered name, for messages and ImageNet weights.
-
-    Returns:
-        A `keras.Model`.
     """
-    variant = variant or "resnet"
-    check_choice("block_type", block_type, BLOCK_TYPES)
-    check_choice("stem", stem, STEMS)
-    check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
-    if shortcut is None:
-        shortcut = "projection" if stem == "imagenet" else "zero_pad"
-    check_choice("shortcut", shortcut, SHORTCUT_KINDS)
-    if len(stackwise_num_blocks) != len(stackwise_num_filters):
-        raise ValueError(
-            "stackwise_num_blocks and stackwise_num_filters need one entry per stage; received "
-            f"{list(stackwise_num_blocks)} and {list(stackwise_num_filters)}."
-        )
-    if use_bias is None:
-        use_bias = block_type == "bottleneck"
-    paper_form = (stem == "imagenet" and block_type == "bottleneck" and width_multiplier == 1
-                  and shortcut == "projection" and use_bias and downsampling == "max_pool")
-    common.check_common_arguments(
-        variant, weights=weights, include_top=include_top, classes=classes,
-        classifier_activation=classifier_activation, pooling=pooling, head=head,
-        imagenet_weights=paper_form and variant in ("resnet50", "resnet101", "resnet152"),
-    )
-    stem_stride = 4 if stem == "imagenet" else 1
-    input_shape = common.resolve_input_shape(
-        variant, input_shape=input_shape, input_tensor=input_tensor,
-        default_shape=(224, 224, 3) if stem == "imagenet" else (32, 32, 3),
-        min_size=stem_stride * 2 ** (len(stackwise_num_blocks) - 1),
-        include_top=include_top, head=head, weights=weights,
-    )
-    x, inputs = common.model_inputs(input_shape, input_tensor)
-    bn = dict(use_bias=use_bias, bn_epsilon=BN_EPSILON)
 
-    if stem == "imagenet":
-        x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
-        x = conv_bn_act(x, common.scaled(64, width_multiplier), 7, strides=2, padding="valid",
-                        name="conv1", **bn)
-        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
-        x = downsample(x, downsampling, pool_size=3, strides=2, batch_norm=True, name="pool1_pool")
-    else:
-        x = conv_bn_act(x, common.scaled(stackwise_num_filters[0], width_multiplier), 3,
-                        name="conv1", **bn)
+    family = "resnet"
+    paper = PAPER
+    year = 2015
 
-    for stage, (blocks, filters) in enumerate(zip(stackwise_num_blocks, stackwise_num_filters)):
-        filters = common.scaled(filters, width_multiplier)
-        for block in range(blocks):
-            stride = 2 if stage > 0 and block == 0 else 1
-            block_name = f"conv{stage + 2}_block{block + 1}"
-            if block_type == "basic":
-                x = residual_block(x, filters, stride=stride, shortcut=shortcut, name=block_name, **bn)
-            else:
-                x = bottleneck_block(x, filters, stride=stride, shortcut=shortcut, name=block_name, **bn)
+    def __init__(self, stackwise_num_blocks, stackwise_num_filters, block_type, *, stem="imagenet",
+                 width_multiplier=1.0, shortcut=None, use_bias=None, downsampling="max_pool"):
+        check_choice("block_type", block_type, BLOCK_TYPES)
+        check_choice("stem", stem, STEMS)
+        check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
+        shortcut = shortcut if shortcut is not None else ("projection" if stem == "imagenet" else "zero_pad")
+        check_choice("shortcut", shortcut, SHORTCUT_KINDS)
+        if len(stackwise_num_blocks) != len(stackwise_num_filters) or not len(stackwise_num_blocks):
+            raise ValueError(
+                "stackwise_num_blocks and stackwise_num_filters need one entry per stage (at least one); "
+                f"received {list(stackwise_num_blocks)} and {list(stackwise_num_filters)}."
+            )
+        self.stackwise_num_blocks = tuple(stackwise_num_blocks)
+        self.stackwise_num_filters = tuple(stackwise_num_filters)
+        self.block_type = block_type
+        self.stem = stem
+        self.width_multiplier = base.check_width_multiplier(width_multiplier)
+        self.shortcut = shortcut
+        self.use_bias = block_type == "bottleneck" if use_bias is None else use_bias
+        self.downsampling = downsampling
+        if stem == "cifar":
+            self.family = "resnet_cifar"
+            self.paper = PAPER + " (section 4.2, CIFAR-10)"
+            self.default_input_shape = (32, 32, 3)
+            self.default_classes = 10
 
-    x = common.classifier(
-        x, include_top=include_top, head=head, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, dropout_rate=dropout, flatten=False,
-    )
-    return common.finish_model(inputs, x, name=name or variant, weights=weights, model_name=variant,
-                               include_top=include_top)
+    def imagenet_form(self):
+        return (self.stem == "imagenet" and self.block_type == "bottleneck" and self.width_multiplier == 1
+                and self.shortcut == "projection" and self.use_bias and self.downsampling == "max_pool")
+
+    def min_input_size(self):
+        return STEM_STRIDES[self.stem] * 2 ** (len(self.stackwise_num_blocks) - 1)
+
+    def features(self, x, dropout):
+        width = lambda filters: base.scaled(filters, self.width_multiplier)  # noqa: E731
+        convolution = dict(use_bias=self.use_bias, bn_epsilon=BN_EPSILON)
+        if self.stem == "imagenet":
+            x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
+            x = conv_bn_act(x, width(64), 7, strides=2, padding="valid", name="conv1", **convolution)
+            x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+            x = downsample(x, self.downsampling, pool_size=3, strides=2, batch_norm=True, name="pool1_pool")
+        else:
+            x = conv_bn_act(x, width(self.stackwise_num_filters[0]), 3, name="conv1", **convolution)
+        block = residual_block if self.block_type == "basic" else bottleneck_block
+        for stage, (blocks, filters) in enumerate(zip(self.stackwise_num_blocks, self.stackwise_num_filters)):
+            for index in range(blocks):
+                x = block(x, width(filters), stride=2 if stage > 0 and index == 0 else 1, shortcut=self.shortcut,
+                          name=f"conv{stage + 2}_block{index + 1}", **convolution)
+        return x
+
+
+def stages(stackwise_num_blocks, stackwise_num_filters, block_type, stem="imagenet"):
+    """A factory of the `ResNet` with these stages, whose keywords are the remaining knobs (`stem` defaults to `stem`)."""
+
+    def factory(*, stem=stem, width_multiplier=1.0, shortcut=None, use_bias=None, downsampling="max_pool"):
+        return ResNet(stackwise_num_blocks, stackwise_num_filters, block_type, stem=stem,
+                      width_multiplier=width_multiplier, shortcut=shortcut, use_bias=use_bias,
+                      downsampling=downsampling)
+
+    return factory
+
+
+def build_resnet(stackwise_num_blocks, stackwise_num_filters, block_type, **kwargs):
+    """Builds a ResNet from its stages: `ResNet`'s knobs and every network's arguments (`keras_cnns.models.base`).
+
+    Example:
+
+    ```python
+    model = build_resnet((2, 2), (16, 32), "basic", stem="cifar", input_shape=(28, 28, 1), classes=10)
+    ```
+    """
+    return base.build(stages(stackwise_num_blocks, stackwise_num_filters, block_type), "resnet", kwargs)
+
+
+def cifar_depth_blocks(depth):
+    """Blocks per stage of the CIFAR ResNet of depth 6n+2 (20, 32, 44, 56, 110, ...).
+
+    Raises:
+        ValueError: For a depth not of the form 6n+2.
+    """
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"CIFAR ResNets have depth 6n+2 (8, 14, 20, 32, ...); received depth={depth!r}.")
+    return ((depth - 2) // 6,) * 3
 
 
 def build_cifar_resnet(depth, **kwargs):
-    """A CIFAR-form ResNet of the paper's depth 6n+2 (20, 32, 44, 56, 110, ...).
-
-    Takes `build_resnet`'s keyword arguments; `classes` defaults to 10.
-    """
-    if depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"CIFAR ResNets have depth 6n+2 (8, 14, 20, 32, ...); received depth={depth}.")
-    n = (depth - 2) // 6
-    kwargs.setdefault("classes", 10)
-    return build_resnet((n, n, n), CIFAR_FILTERS, "basic", stem="cifar", **kwargs)
+    """A CIFAR-form ResNet of the paper's depth 6n+2 (20, 32, 44, 56, 110, ...); `classes` defaults to 10."""
+    return base.build(stages(cifar_depth_blocks(depth), CIFAR_FILTERS, "basic", stem="cifar"), f"resnet{depth}",
+                      kwargs)
 
 
-_IMAGENET = dict(family="resnet", paper=PAPER, year=2015, default_input_shape=(224, 224, 3),
-                 min_input_size=32, default_classes=1000)
-_CIFAR = dict(family="resnet_cifar", paper=PAPER + " (section 4.2, CIFAR-10)", year=2015,
-              default_input_shape=(32, 32, 3), min_input_size=4, default_classes=10)
-
-
-@register_model(**_IMAGENET, num_params=11_699_112)
-def resnet18(**kwargs):
-    """ResNet-18, basic blocks (2, 2, 2, 2). Takes `build_resnet`'s keyword arguments."""
-    return build_resnet((2, 2, 2, 2), IMAGENET_FILTERS, "basic", variant="resnet18", **kwargs)
-
-
-@register_model(**_IMAGENET, num_params=21_814_696)
-def resnet34(**kwargs):
-    """ResNet-34, basic blocks (3, 4, 6, 3)."""
-    return build_resnet((3, 4, 6, 3), IMAGENET_FILTERS, "basic", variant="resnet34", **kwargs)
-
-
-@register_model(**_IMAGENET, num_params=25_636_712, imagenet_weights=True)
-def resnet50(**kwargs):
-    """ResNet-50, bottleneck blocks (3, 4, 6, 3); weight-compatible with keras.applications."""
-    return build_resnet((3, 4, 6, 3), IMAGENET_FILTERS, "bottleneck", variant="resnet50", **kwargs)
-
-
-@register_model(**_IMAGENET, num_params=44_707_176, imagenet_weights=True)
-def resnet101(**kwargs):
-    """ResNet-101, bottleneck blocks (3, 4, 23, 3); weight-compatible with keras.applications."""
-    return build_resnet((3, 4, 23, 3), IMAGENET_FILTERS, "bottleneck", variant="resnet101", **kwargs)
-
-
-@register_model(**_IMAGENET, num_params=60_419_944, imagenet_weights=True)
-def resnet152(**kwargs):
-    """ResNet-152, bottleneck blocks (3, 8, 36, 3); weight-compatible with keras.applications."""
-    return build_resnet((3, 8, 36, 3), IMAGENET_FILTERS, "bottleneck", variant="resnet152", **kwargs)
-
-
-@register_model(**_CIFAR, num_params=271_098)
-def resnet20(**kwargs):
-    """ResNet-20 for CIFAR-sized images (3 blocks per stage, 0.27M parameters)."""
-    return build_cifar_resnet(20, variant="resnet20", **kwargs)
-
-
-@register_model(**_CIFAR, num_params=466_426)
-def resnet32(**kwargs):
-    """ResNet-32 for CIFAR-sized images (5 blocks per stage, 0.46M parameters)."""
-    return build_cifar_resnet(32, variant="resnet32", **kwargs)
-
-
-@register_model(**_CIFAR, num_params=661_754)
-def resnet44(**kwargs):
-    """ResNet-44 for CIFAR-sized images (7 blocks per stage, 0.66M parameters)."""
-    return build_cifar_resnet(44, variant="resnet44", **kwargs)
-
-
-@register_model(**_CIFAR, num_params=857_082)
-def resnet56(**kwargs):
-    """ResNet-56 for CIFAR-sized images (9 blocks per stage, 0.85M parameters)."""
-    return build_cifar_resnet(56, variant="resnet56", **kwargs)
-
-
-@register_model(**_CIFAR, num_params=1_736_058)
-def resnet110(**kwargs):
-    """ResNet-110 for CIFAR-sized images (18 blocks per stage, 1.7M parameters)."""
-    return build_cifar_resnet(110, variant="resnet110", **kwargs)
+# ImageNet form (Table 1 of the paper); ResNet-50/101/152 weight-compatible with keras.applications.
+register_variant("resnet18", stages((2, 2, 2, 2), IMAGENET_FILTERS, "basic"), num_params=11_699_112)
+register_variant("resnet34", stages((3, 4, 6, 3), IMAGENET_FILTERS, "basic"), num_params=21_814_696)
+register_variant("resnet50", stages((3, 4, 6, 3), IMAGENET_FILTERS, "bottleneck"), num_params=25_636_712)
+register_variant("resnet101", stages((3, 4, 23, 3), IMAGENET_FILTERS, "bottleneck"), num_params=44_707_176)
+register_variant("resnet152", stages((3, 8, 36, 3), IMAGENET_FILTERS, "bottleneck"), num_params=60_419_944)
+# CIFAR form (section 4.2): depth 6n+2, 0.27M to 1.7M parameters (Table 6).
+for _depth, _params in ((20, 271_098), (32, 466_426), (44, 661_754), (56, 857_082), (110, 1_736_058)):
+    register_variant(f"resnet{_depth}", stages(cifar_depth_blocks(_depth), CIFAR_FILTERS, "basic", stem="cifar"),
+                     num_params=_params)

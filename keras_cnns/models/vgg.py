@@ -7,9 +7,10 @@ and parameter counts (138,357,544 and 143,667,240), so its weights load.
 """
 
 from keras_cnns.blocks import conv_bn_act, downsample, spatial_dropout
-from keras_cnns.blocks.conv import check_choice, DOWNSAMPLING_KINDS
-from keras_cnns.models import common
-from keras_cnns.registry import register_model
+from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS
+from keras_cnns.validation import check_choice
+from keras_cnns.models import base
+from keras_cnns.registry import register_variant
 
 # Table 1 of the paper: channels of each 3x3 convolution, block by block; each
 # block ends in a 2x2 max pooling. Configuration A is VGG11, B VGG13, D VGG16,
@@ -22,122 +23,85 @@ CONFIGURATIONS = {
 }
 PAPER_HIDDEN_UNITS = 4096  # fc1 and fc2 of the paper.
 PAPER = "Simonyan & Zisserman 2014, Very Deep Convolutional Networks for Large-Scale Image Recognition"
+POOL_PADDINGS = ("valid", "same")
 
 
-def build_vgg(
-    configuration,
-    *,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name=None,
-    batch_norm=False,
-    width_multiplier=1.0,
-    dropout=0.5,
-    spatial_dropout_rate=0.0,
-    downsampling="max_pool",
-    pool_padding="valid",
-    head="dense",
-    hidden_units=None,
-    variant=None,
-):
-    """Builds a VGG network from a configuration of the paper's table.
+class VGG(base.Backbone):
+    """A VGG network from a configuration of the paper's table.
+
+    Layers ``block{b}_conv{c}`` and ``block{b}_pool``; the classifier is
+    ``flatten``, ``fc1``, ``fc2`` and ``predictions`` (keras.applications'
+    names: VGG16 and VGG19 load its ImageNet weights).
 
     Args:
         configuration: A key of `CONFIGURATIONS` (`"A"`, `"B"`, `"D"`, `"E"`)
             or a sequence of blocks, each a sequence of channel counts.
-        include_top: Whether to include the classifier (``flatten``, ``fc1``,
-            ``fc2``, ``predictions``).
-        weights: None, `"imagenet"` (VGG16/19 in the paper's configuration) or
-            the path of a weights file.
-        input_tensor: Optional tensor to use as the input.
-        input_shape: ``(height, width, channels)``; default ``(224, 224, 3)``.
-            At least 32x32: five poolings halve the size.
-        pooling: With `include_top=False`: None, `"avg"` or `"max"`. With the
-            conv head: None keeps a map of class scores.
-        classes: Number of classes.
-        classifier_activation: Activation of ``predictions``.
-        name: Model name; defaults to the variant's.
         batch_norm: Batch norm after every convolution (the `_bn` variants).
         width_multiplier: Scales every layer's width.
-        dropout: Dropout after ``fc1`` and ``fc2`` (the paper uses 0.5;
-            keras.applications has none: pass 0 for its exact layer list).
         spatial_dropout_rate: Spatial dropout after each block's downsampling.
         downsampling: `"max_pool"` (the paper), `"avg_pool"` or `"strided_conv"`.
         pool_padding: Padding of the poolings (or of the strided convolutions
-            that replace them): `"valid"` (the paper and
-            keras.applications; five poolings need at least 32x32) or
-            `"same"`, which rounds odd sizes up instead of dropping the last
-            row and column, so 28x28 images go through all five blocks
-            (28, 14, 7, 4, 2, 1) without being resized to 32x32; at least
-            16x16. Both give the same result where every size is even (e.g.
-            224x224 or 32x32).
-        head: `"dense"` (the paper) or `"conv"` (fully convolutional).
+            that replace them): `"valid"` (the paper and keras.applications:
+            five poolings need at least 32x32) or `"same"`, which rounds odd
+            sizes up, so 28x28 images go through all five blocks (28, 14, 7,
+            4, 2, 1) without a resize; at least 16x16. Both give the same
+            result where every size is even (e.g. 224x224 or 32x32).
         hidden_units: Widths of the hidden classifier layers (``fc1``,
             ``fc2``, ...). Default None: the paper's two layers of 4096,
             scaled by `width_multiplier`. An empty sequence leaves only
-            ``predictions``; small images need far less than 4096 (e.g.
-            `(256,)` at 28x28).
-        variant: Registered name, for messages and ImageNet weights.
+            ``predictions``; small images need far less (e.g. `(256,)` at 28x28).
 
-    Returns:
-        A `keras.Model`.
-
-    Raises:
-        ValueError: On an unknown configuration or downsampling, a bad
-            `hidden_units`, or the arguments every builder checks.
-
-    Example:
-
-    ```python
-    small = build_vgg([(32, 32), (64, 64), (128,)], batch_norm=True,
-                      hidden_units=(256,), input_shape=(28, 28, 1), classes=10)
-    ```
+    The paper's `dropout` after ``fc1`` and ``fc2`` is 0.5 (keras.applications
+    has none: pass 0 for its exact layer list).
     """
-    variant = variant or "vgg"
-    blocks = CONFIGURATIONS[configuration] if isinstance(configuration, str) else configuration
-    check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
-    check_choice("pool_padding", pool_padding, ("valid", "same"))
-    hidden_units = _check_hidden_units(hidden_units, width_multiplier)
-    paper_form = (not batch_norm and width_multiplier == 1 and downsampling == "max_pool"
-                  and hidden_units == (4096, 4096))
-    common.check_common_arguments(
-        variant, weights=weights, include_top=include_top, classes=classes,
-        classifier_activation=classifier_activation, pooling=pooling, head=head,
-        imagenet_weights=paper_form and variant in ("vgg16", "vgg19"),
-    )
-    input_shape = common.resolve_input_shape(
-        variant, input_shape=input_shape, input_tensor=input_tensor,
-        default_shape=(224, 224, 3),
-        min_size=2 ** len(blocks) if pool_padding == "valid" else 2 ** (len(blocks) - 1),
-        include_top=include_top,
-        head=head, weights=weights, imagenet_size=224,
-    )
-    x, inputs = common.model_inputs(input_shape, input_tensor)
-    for b, widths in enumerate(blocks, start=1):
-        for c, width in enumerate(widths, start=1):
-            x = conv_bn_act(
-                x, common.scaled(width, width_multiplier), 3, batch_norm=batch_norm,
-                name=f"block{b}_conv{c}", conv_name=f"block{b}_conv{c}",
-            )
-        x = downsample(x, downsampling, padding=pool_padding, batch_norm=batch_norm, name=f"block{b}_pool")
-        x = spatial_dropout(x, spatial_dropout_rate, name=f"block{b}_dropout")
-    x = common.classifier(
-        x, include_top=include_top, head=head, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, hidden_units=hidden_units, dropout_rate=dropout,
-    )
-    return common.finish_model(inputs, x, name=name or variant, weights=weights, model_name=variant,
-                               include_top=include_top)
+
+    family = "vgg"
+    paper = PAPER
+    year = 2014
+    default_dropout = 0.5
+
+    def __init__(self, configuration, *, batch_norm=False, width_multiplier=1.0, spatial_dropout_rate=0.0,
+                 downsampling="max_pool", pool_padding="valid", hidden_units=None):
+        if isinstance(configuration, str):
+            check_choice("configuration", configuration, tuple(CONFIGURATIONS))
+            configuration = CONFIGURATIONS[configuration]
+        check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
+        check_choice("pool_padding", pool_padding, POOL_PADDINGS)
+        base.check_dropout(spatial_dropout_rate, "spatial_dropout_rate")
+        self.blocks = tuple(tuple(block) for block in configuration)
+        self.batch_norm = batch_norm
+        self.width_multiplier = base.check_width_multiplier(width_multiplier)
+        self.spatial_dropout_rate = spatial_dropout_rate
+        self.downsampling = downsampling
+        self.pool_padding = pool_padding
+        self.hidden_units = _check_hidden_units(hidden_units, self.width_multiplier)
+
+    def imagenet_form(self):
+        return (not self.batch_norm and self.width_multiplier == 1 and self.downsampling == "max_pool"
+                and self.hidden_units == (PAPER_HIDDEN_UNITS, PAPER_HIDDEN_UNITS))
+
+    def min_input_size(self):
+        # Each block halves: "valid" drops an odd last row, so 2**blocks; "same" rounds up, so 2**(blocks - 1).
+        return 2 ** len(self.blocks) if self.pool_padding == "valid" else 2 ** (len(self.blocks) - 1)
+
+    def features(self, x, dropout):
+        for b, widths in enumerate(self.blocks, start=1):
+            for c, width in enumerate(widths, start=1):
+                x = conv_bn_act(x, base.scaled(width, self.width_multiplier), 3, batch_norm=self.batch_norm,
+                                name=f"block{b}_conv{c}", conv_name=f"block{b}_conv{c}")
+            x = downsample(x, self.downsampling, padding=self.pool_padding, batch_norm=self.batch_norm,
+                           name=f"block{b}_pool")
+            x = spatial_dropout(x, self.spatial_dropout_rate, name=f"block{b}_dropout")
+        return x
+
+    def top(self, dropout):
+        return {"hidden_units": self.hidden_units, "dropout_rate": dropout, "flatten": True}
 
 
 def _check_hidden_units(hidden_units, width_multiplier):
     """The hidden classifier widths: the paper's by default, else as given."""
     if hidden_units is None:
-        fc = common.scaled(PAPER_HIDDEN_UNITS, width_multiplier)
+        fc = base.scaled(PAPER_HIDDEN_UNITS, width_multiplier)
         return (fc, fc)
     units = tuple(hidden_units) if isinstance(hidden_units, (list, tuple)) else None
     if units is None or not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
@@ -149,53 +113,34 @@ def _check_hidden_units(hidden_units, width_multiplier):
     return units
 
 
-_SPEC = dict(family="vgg", paper=PAPER, year=2014, default_input_shape=(224, 224, 3), min_input_size=32,
-             default_classes=1000)
+def configured(blocks, batch_norm=False):
+    """A factory of the `VGG` of these blocks (a key of `CONFIGURATIONS`, or the blocks themselves)."""
+
+    def factory(*, batch_norm=batch_norm, width_multiplier=1.0, spatial_dropout_rate=0.0, downsampling="max_pool",
+                pool_padding="valid", hidden_units=None):
+        return VGG(blocks, batch_norm=batch_norm, width_multiplier=width_multiplier,
+                   spatial_dropout_rate=spatial_dropout_rate, downsampling=downsampling, pool_padding=pool_padding,
+                   hidden_units=hidden_units)
+
+    return factory
 
 
-@register_model(**_SPEC, num_params=132_863_336)
-def vgg11(**kwargs):
-    """VGG11 (configuration A). Takes `build_vgg`'s keyword arguments."""
-    return build_vgg("A", variant="vgg11", **kwargs)
+def build_vgg(configuration, **kwargs):
+    """Builds a VGG network: `VGG`'s knobs and every network's arguments (`keras_cnns.models.base`).
+
+    Example:
+
+    ```python
+    small = build_vgg([(32, 32), (64, 64), (128,)], batch_norm=True,
+                      hidden_units=(256,), input_shape=(28, 28, 1), classes=10)
+    ```
+    """
+    return base.build(configured(configuration), "vgg", kwargs)
 
 
-@register_model(**_SPEC, num_params=133_047_848)
-def vgg13(**kwargs):
-    """VGG13 (configuration B). Takes `build_vgg`'s keyword arguments."""
-    return build_vgg("B", variant="vgg13", **kwargs)
-
-
-@register_model(**_SPEC, num_params=138_357_544, imagenet_weights=True)
-def vgg16(**kwargs):
-    """VGG16 (configuration D), weight-compatible with keras.applications.VGG16."""
-    return build_vgg("D", variant="vgg16", **kwargs)
-
-
-@register_model(**_SPEC, num_params=143_667_240, imagenet_weights=True)
-def vgg19(**kwargs):
-    """VGG19 (configuration E), weight-compatible with keras.applications.VGG19."""
-    return build_vgg("E", variant="vgg19", **kwargs)
-
-
-@register_model(**_SPEC, num_params=132_871_592)
-def vgg11_bn(**kwargs):
-    """VGG11 with batch norm after every convolution."""
-    return build_vgg("A", variant="vgg11_bn", **{"batch_norm": True, **kwargs})
-
-
-@register_model(**_SPEC, num_params=133_056_680)
-def vgg13_bn(**kwargs):
-    """VGG13 with batch norm after every convolution."""
-    return build_vgg("B", variant="vgg13_bn", **{"batch_norm": True, **kwargs})
-
-
-@register_model(**_SPEC, num_params=138_370_216)
-def vgg16_bn(**kwargs):
-    """VGG16 with batch norm after every convolution."""
-    return build_vgg("D", variant="vgg16_bn", **{"batch_norm": True, **kwargs})
-
-
-@register_model(**_SPEC, num_params=143_683_752)
-def vgg19_bn(**kwargs):
-    """VGG19 with batch norm after every convolution."""
-    return build_vgg("E", variant="vgg19_bn", **{"batch_norm": True, **kwargs})
+for _name, _letter, _params, _bn_params in (("vgg11", "A", 132_863_336, 132_871_592),
+                                            ("vgg13", "B", 133_047_848, 133_056_680),
+                                            ("vgg16", "D", 138_357_544, 138_370_216),
+                                            ("vgg19", "E", 143_667_240, 143_683_752)):
+    register_variant(_name, configured(_letter), num_params=_params)
+    register_variant(f"{_name}_bn", configured(_letter, batch_norm=True), num_params=_bn_params)

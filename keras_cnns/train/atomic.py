@@ -63,11 +63,21 @@ def write_json(path, data):
 
 
 def read_json(path):
-    """The JSON content of `path`, or None if the file does not exist."""
+    """The JSON content of `path`, or None if the file does not exist.
+
+    Raises:
+        ValueError: If the file is not valid JSON, naming it.
+    """
     if not os.path.exists(path):
         return None
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path} is not valid JSON ({error}); it was edited or damaged. Restore it, or delete the folder "
+            "and start again."
+        ) from None
 
 
 def save_model(model, path):

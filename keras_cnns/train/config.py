@@ -11,8 +11,8 @@ import math
 import os
 import re
 
-from keras_cnns.data.augment import resolve_recipe
 from keras_cnns.registry import model_info
+from keras_cnns.validation import check_choice, check_int, check_number, check_positive_int
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
@@ -138,26 +138,26 @@ class TrainConfig:
     def __post_init__(self):
         _check_model(self.model)
         _check_dataset(self.dataset)
-        _check_positive_int("epochs", self.epochs, "30")
-        _check_positive_int("batch_size", self.batch_size, "128")
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION_MODES)
-        _check_choice("jit_compile", self.jit_compile, JIT_COMPILE_MODES)
-        _check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False,
+        check_positive_int("epochs", self.epochs, "30")
+        check_positive_int("batch_size", self.batch_size, "128")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION_MODES)
+        check_choice("jit_compile", self.jit_compile, JIT_COMPILE_MODES)
+        check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False,
                       example="0.1 for SGD or 1e-3 for Adam")
-        _check_number("weight_decay", self.weight_decay, low=0, example="5e-4, or 0 for none")
-        _check_number("label_smoothing", self.label_smoothing, low=0, high=1,
+        check_number("weight_decay", self.weight_decay, low=0, example="5e-4, or 0 for none")
+        check_number("label_smoothing", self.label_smoothing, low=0, high=1,
                       example="0.1, or 0 for none")
-        _check_number("validation_split", self.validation_split, low=0, high=1,
+        check_number("validation_split", self.validation_split, low=0, high=1,
                       example="0.1, or 0 for no validation split")
         if self.warmup_epochs is None:
             self.warmup_epochs = min(DEFAULT_WARMUP_EPOCHS, self.epochs / 5)
-        _check_number("warmup_epochs", self.warmup_epochs, low=0, example="2, or 0 for none")
+        check_number("warmup_epochs", self.warmup_epochs, low=0, example="2, or 0 for none")
         _check_warmup_fits(self.warmup_epochs, self.epochs)
-        _check_int("seed", self.seed)
+        check_int("seed", self.seed)
         if self.limit is not None:
-            _check_positive_int("limit", self.limit, "1000, or None for all examples")
+            check_positive_int("limit", self.limit, "1000, or None for all examples")
         _check_augment(self.augment, self.dataset)
         self.classes = _checked_classes(self.classes)
         self.model_kwargs = _checked_model_kwargs(self.model_kwargs)
@@ -259,6 +259,12 @@ def default_config(model, dataset="fashion_mnist", **overrides):
     return TrainConfig(model=model, dataset=dataset, **recipe)
 
 
+def config_differences(saved, new):
+    """`"field: saved X, new Y"` for each field whose value differs between two config dicts, sorted."""
+    return [f"{field}: saved {saved.get(field)!r}, new {new.get(field)!r}"
+            for field in sorted(set(saved) | set(new)) if saved.get(field) != new.get(field)]
+
+
 def with_field_defaults(data):
     """A saved config dict with the fields it lacks filled in by their defaults.
 
@@ -298,39 +304,6 @@ def _check_dataset(dataset):
         )
 
 
-def _check_choice(field, value, choices):
-    # Compares types too, so that 1 does not pass for True nor True for 1.
-    if not any(type(value) is type(choice) and value == choice for choice in choices):
-        raise ValueError(
-            f"{field} must be one of {list(choices)}; received {value!r}. "
-            f"Pass for example {choices[0]!r}."
-        )
-
-
-def _check_int(field, value):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"{field} must be an int; received {value!r}. Pass for example 0.")
-
-
-def _check_positive_int(field, value, example):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"{field} must be a positive int; received {value!r}. Pass for example {example}."
-        )
-
-
-def _check_number(field, value, *, low, high=None, low_inclusive=True, example):
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if is_number and math.isfinite(value):
-        above = value >= low if low_inclusive else value > low
-        below = high is None or value < high
-        if above and below:
-            return
-    bounds = f"{'[' if low_inclusive else '('}{low}, {high if high is not None else 'inf'})"
-    raise ValueError(
-        f"{field} must be a finite number in {bounds}; received {value!r}. "
-        f"Pass for example {example}."
-    )
 
 
 def _check_warmup_fits(warmup_epochs, epochs):
@@ -343,6 +316,8 @@ def _check_warmup_fits(warmup_epochs, epochs):
 
 
 def _check_augment(augment, dataset):
+    from keras_cnns.data.augment import resolve_recipe  # Keras' preprocessing layers: imported when needed.
+
     if augment is not None and not isinstance(augment, (str, dict)):
         raise ValueError(
             f"augment must be None, 'default', a dataset's recipe name or a "

@@ -28,8 +28,10 @@ class Recipe:
         model: Registered model name.
         dataset: Dataset name.
         settings: `TrainConfig` fields that differ from `default_config`.
-        summary: One line for `keras-cnns recipes`: what it is for and what
-            it reached on this project's 2-core CPU.
+        summary: One line for `keras-cnns recipes`: what it is for.
+        measured: What it reached, as BENCHMARKS.md reports it: test
+            accuracy (the lowest of the runs), training minutes (the
+            slowest), the runs and the benchmark command.
     """
 
     name: str
@@ -37,6 +39,14 @@ class Recipe:
     dataset: str
     settings: dict
     summary: str
+    measured: dict = dataclasses.field(default_factory=dict)
+
+    def describe(self):
+        """The summary with what was measured, for `keras-cnns recipes`."""
+        if not self.measured:
+            return self.summary
+        return (f"{self.summary}; measured: {self.measured['test_accuracy'] * 100:.2f}% test accuracy after "
+                f"{self.measured['training_minutes']:.1f} minutes of training ({self.measured['runs']})")
 
 
 RECIPES = {
@@ -46,15 +56,8 @@ RECIPES = {
             name="fashion_mnist_quick",
             model="vgg11_bn",
             dataset="fashion_mnist",
-            # VGG-11 with batch norm at a quarter of its width (580k
-            # parameters) and no dense hidden layers, at Fashion-MNIST's own
-            # 28x28: "same" pooling takes 28x28 through all five blocks
-            # (28, 14, 7, 4, 2, 1), 11-19% less time per step than resizing
-            # to 32x32. SGD with Nesterov momentum, flips only: at 12 epochs
-            # crop and flip reached 0.9294, flips alone 0.9321 (one run
-            # each; runs differ by about 0.1 points). Measured
-            # (BENCHMARKS.md): 0.9314 test accuracy after 270 s of
-            # training; two more runs 0.9326 / 0.9304 in 293 / 282 s.
+            # Quarter width and no dense hidden layers: the fewest multiply-adds that still reach 93%;
+            # "same" pooling keeps 28x28 (no resize to 32x32, 11-19% less time per step); flips only.
             settings=dict(
                 epochs=12,
                 batch_size=256,
@@ -68,26 +71,17 @@ RECIPES = {
                 label_smoothing=0.1,
                 augment={"flip": True},
             ),
-            summary="the README's main job: 93.2% test accuracy on Fashion-MNIST after 4.5 minutes "
-                    "of training on a 2-core CPU",
+            summary="the README's main job: VGG-11-BN at a quarter width, 12 epochs",
+            measured={"test_accuracy": 0.9304, "training_minutes": 4.9, "runs": "3 runs, 2026-11-30",
+                      "command": "benchmarks/bench_training.py budget"},
         ),
         Recipe(
             name="fashion_mnist_resnet20",
             model="resnet20",
             dataset="fashion_mnist",
-            # The ResNet family's recipe (SGD with Nesterov momentum, weight
-            # decay 5e-4, cosine after 2 warm-up epochs, label smoothing 0.1)
-            # with Fashion-MNIST's default augmentation (crop with 2 pixels
-            # of padding, flips, random erasing) at its own 28x28, trained on
-            # all 60,000 training images as papers do (no validation split:
-            # best.keras is the epoch with the best training accuracy, here
-            # the last). Batch 256 at learning rate 0.2 (0.1 per 128, the
-            # linear scaling rule); not for speed: alternating rounds
-            # (benchmarks/bench_step_time.py batch_size) found batch 128 9-12%
-            # faster per image on this CPU.
-            # Measured (BENCHMARKS.md): 0.9510 test accuracy after 50 epochs,
-            # 94-146 s an epoch; 60 epochs of batch 128 on 54,000 images
-            # (validation split 0.1) had reached 0.9467.
+            # The ResNet family's recipe with Fashion-MNIST's default augmentation at its own 28x28, on all
+            # 60,000 training images as papers train (no validation split); batch 256 at the linearly scaled
+            # learning rate 0.2.
             settings=dict(
                 epochs=50,
                 batch_size=256,
@@ -95,8 +89,9 @@ RECIPES = {
                 image_size=[28, 28],
                 validation_split=0.0,
             ),
-            summary="the longer recipe: CIFAR-form ResNet-20 with augmentation, 50 epochs on all "
-                    "60,000 images, 95.1% test accuracy (1.5 hours on a 2-core CPU)",
+            summary="the longer recipe: CIFAR-form ResNet-20 with augmentation, 50 epochs on all 60,000 images",
+            measured={"test_accuracy": 0.9510, "training_minutes": 90.4, "runs": "1 run, 2026-11-30",
+                      "command": "benchmarks/bench_training.py long"},
         ),
     )
 }

@@ -35,6 +35,63 @@ _PENDING_BEST = re.compile(r"best_epoch_(\d+)\.keras$")
 
 
 @dataclasses.dataclass(frozen=True)
+class SavedRun:
+    """A trained model's `.keras` file and what its run directory says about it.
+
+    Attributes:
+        model_path: The `.keras` file.
+        run_dir: The folder holding it, when that folder has a `config.json`
+            or a `metrics.json`; else None.
+        config: The run's `config.json` as a dict, or None.
+        metrics: Its `metrics.json` as a dict (empty when absent).
+    """
+
+    model_path: str
+    run_dir: object
+    config: object
+    metrics: dict
+
+
+def locate_run(path):
+    """The model file and run files of a run directory or a `.keras` file.
+
+    A run directory gives its `best.keras`; a `.keras` file gives itself,
+    with the `config.json` and `metrics.json` of its folder when there are.
+    Loading the model is left to the caller (`keras_cnns.saving.load_model`).
+
+    Raises:
+        FileNotFoundError: If nothing is at `path`, or a folder holds no `best.keras`.
+        ValueError: If `path` is a file but not a `.keras` file, or a run file
+            is not valid JSON.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        layout = RunLayout(path)
+        if not os.path.isfile(layout.best_model):
+            raise FileNotFoundError(
+                f"{path} is a folder without best.keras: not a run directory written by `keras-cnns train` "
+                "(or its first epoch has not finished). Pass a run directory or the path of a .keras file."
+            )
+        model_path = layout.best_model
+    elif os.path.isfile(path):
+        if not path.endswith(".keras"):
+            raise ValueError(
+                f"{path} is not a Keras 3 model file (a .keras file). Pass a run directory, or a model saved "
+                "with model.save('model.keras')."
+            )
+        model_path = path
+        layout = RunLayout(os.path.dirname(os.path.abspath(path)))
+    else:
+        raise FileNotFoundError(
+            f"No run directory or .keras file at {path}. Train one with `keras-cnns train` or pass the path of "
+            "a saved model."
+        )
+    config, metrics = atomic.read_json(layout.config), atomic.read_json(layout.metrics)
+    run_dir = layout.root if config is not None or metrics is not None else None
+    return SavedRun(model_path=model_path, run_dir=run_dir, config=config, metrics=metrics or {})
+
+
+@dataclasses.dataclass(frozen=True)
 class RunLayout:
     """Paths of the files of one run directory.
 

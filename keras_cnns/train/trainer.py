@@ -30,9 +30,10 @@ from keras_cnns.data import (
     resize_arrays,
 )
 from keras_cnns.registry import get_model, model_info
+from keras_cnns import saving
 from keras_cnns.train import atomic, distributed
 from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint
-from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig, with_field_defaults
+from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig, config_differences, with_field_defaults
 from keras_cnns.train.errors import RunConfigMismatchError
 from keras_cnns.train.metrics import classification_metrics
 from keras_cnns.train.optimization import (
@@ -42,7 +43,8 @@ from keras_cnns.train.optimization import (
     uses_kernel_l2,
 )
 from keras_cnns.train.plots import plot_confusion_matrix, plot_learning_curves
-from keras_cnns.train.run_dir import RunLayout, read_history, write_history
+from keras_cnns.train.run_dir import RunLayout, locate_run, read_history, write_history
+from keras_cnns.console import say
 
 logger = logging.getLogger(__name__)
 MIXED_PRECISION_POLICY = "mixed_float16"
@@ -143,6 +145,72 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
     print(result.test_accuracy)
     ```
     """
+    _check_train_arguments(config, strategy, cluster)
+    if cluster is not None:
+        distributed.connect(cluster)
+    chief = cluster is None or cluster.is_chief
+    layout = RunLayout(config.out_dir)
+    if overwrite and chief:
+        layout.clear()
+    check_saved_config(layout, config)
+    finished = completed_run(layout, config)
+    if finished is not None:
+        say("train", f"{layout.root} holds a finished run of {config.epochs} epochs (test accuracy "
+            f"{finished.test_accuracy:.4f}); returning it. Pass overwrite=True to train again.", verbose)
+        return finished
+
+    # Other processes ignore what overwrite=True makes the chief delete.
+    state = None if overwrite else atomic.read_json(layout.state)
+    start_epoch = state["epochs_completed"] if state else 0
+    # Same seed for a fresh run; a resumed run draws new data orders instead of replaying those of epoch 0.
+    keras.utils.set_random_seed(config.seed + start_epoch)
+    if bundle is None:
+        # Finite by construction: uint8 pixels, normalized with a std of at least 1e-6.
+        bundle = load_bundle(config, verbose=verbose, drop_remainder=cluster is not None)
+    elif check_data:
+        check_bundle_finite(bundle)
+    # Dropped partial batches make no optimizer step.
+    batches = bundle.num_train / config.batch_size
+    steps_per_epoch = math.floor(batches) if cluster is not None else math.ceil(batches)
+    with _training_scope(cluster):
+        model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy, model_builder=model_builder)
+        checkpoint = _start_or_resume(layout, config, model, state, chief, bundle, strategy=strategy,
+                                      verbose=verbose)
+        run_callbacks = [EpochStats(), DivergenceGuard(config.epochs, run_dir=layout.root)]
+        if chief:  # Only the chief writes; every process runs the same epochs.
+            run_callbacks += [checkpoint, keras.callbacks.TensorBoard(log_dir=layout.tensorboard)]
+        if start_epoch < config.epochs:
+            fit_passes(model, bundle.train, steps_per_epoch, validation_data=bundle.val, epochs=config.epochs,
+                       initial_epoch=start_epoch, callbacks=[*run_callbacks, *callbacks], verbose=verbose)
+    resumed = start_epoch if state else None
+    if not chief:
+        say("train", f"Process {cluster.process_id} of {cluster.num_processes} finished its share of "
+            f"{layout.root}; process 0 writes and evaluates the run.", verbose)
+        return RunResult(out_dir=layout.root, config=config, metrics=None, history=[], resumed_from_epoch=resumed)
+    metrics = evaluate_run(layout, config, bundle, checkpoint, model,
+                           num_replicas=_num_replicas(strategy, cluster), verbose=verbose)
+    say("train", f"Finished {layout.root}: test accuracy {metrics['test_accuracy']:.4f} "
+        f"(best.keras, epoch {checkpoint.best_epoch + 1}).", verbose)
+    return RunResult(out_dir=layout.root, config=config, metrics=metrics, history=checkpoint.history_rows,
+                     resumed_from_epoch=resumed)
+
+
+def fit_passes(model, train, steps_per_epoch, *, validation_data=None, epochs, initial_epoch=0, callbacks=(),
+               verbose=1):
+    """`model.fit` over `train` repeated, `steps_per_epoch` batches (one pass) an epoch.
+
+    One endless iterator for the whole run, which Keras keeps from epoch to
+    epoch: given a finite dataset, Keras deletes and re-creates the iterator
+    every epoch, and on TensorFlow 2.21 deleting one waits for tf.data's
+    autotuning thread (11-15 s with the CPU idle, in a third to a half of the
+    epochs; BENCHMARKS.md, "Stalled epochs"). The pipeline shuffles itself.
+    """
+    return model.fit(train.repeat(), steps_per_epoch=steps_per_epoch, validation_data=validation_data,
+                     epochs=epochs, initial_epoch=initial_epoch, shuffle=False, callbacks=list(callbacks),
+                     verbose=verbose)
+
+
+def _check_train_arguments(config, strategy, cluster):
     if not isinstance(config, TrainConfig):
         raise ValueError(
             f"config must be a TrainConfig; received {type(config).__name__}. Build one "
@@ -153,95 +221,29 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
             "Pass either strategy= (several devices of one machine, TensorFlow) or cluster= "
             "(several processes, JAX), not both."
         )
-    if cluster is not None:
-        distributed.connect(cluster)
-    chief = cluster is None or cluster.is_chief
-    layout = RunLayout(config.out_dir)
-    if overwrite and chief:
-        layout.clear()
-    check_saved_config(layout, config)
-    finished = finished_run(layout, config)
-    if finished is not None:
-        _say(f"{layout.root} holds a finished run of {config.epochs} epochs (test accuracy "
-             f"{finished.test_accuracy:.4f}); returning it. Pass overwrite=True to train "
-             "again.", verbose)
-        return finished
 
-    # Other processes ignore what overwrite=True makes the chief delete.
-    state = None if overwrite else atomic.read_json(layout.state)
-    start_epoch = state["epochs_completed"] if state else 0
-    # Same seed for a fresh run; a resumed run draws new data orders instead
-    # of replaying those of epoch 0.
-    keras.utils.set_random_seed(config.seed + start_epoch)
-    if bundle is None:
-        # Finite by construction: uint8 pixels, normalized with a std of at least 1e-6.
-        bundle = load_bundle(config, verbose=verbose, drop_remainder=cluster is not None)
-    elif check_data:
-        check_bundle_finite(bundle)
 
-    # Dropped partial batches make no optimizer step.
-    batches = bundle.num_train / config.batch_size
-    steps_per_epoch = math.floor(batches) if cluster is not None else math.ceil(batches)
-    with _training_scope(cluster):
-        model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy,
-                                     model_builder=model_builder)
-        if chief:
-            # Only once the network has built: a config it cannot build (e.g.
-            # an image_size below its minimum) leaves no run behind to refuse
-            # the corrected command.
-            atomic.write_json(layout.config, config.to_dict())
-            layout.remove_temporary_files()
-            layout.finish_pending_best(state)
-        if state:
-            restore_backup(model, layout, state, strategy=strategy)
-            _say(f"Resuming {layout.root} after epoch {start_epoch} of {config.epochs} "
-                 f"(best {state['monitor']} {state['best_value']:.4f} at epoch "
-                 f"{state['best_epoch'] + 1}).", verbose)
-        history_rows = state["history"] if state else []
-        checkpoint = RunCheckpoint(
-            layout,
-            monitor="val_accuracy" if bundle.val is not None else "accuracy",
-            history_rows=history_rows,
-            best_value=state["best_value"] if state else None,
-            best_epoch=state["best_epoch"] if state else None,
-        )
-        # Only the chief writes; every process runs the same epochs.
-        run_callbacks = [EpochStats(), DivergenceGuard(config.epochs, run_dir=layout.root)]
-        if chief:
-            write_history(layout.history, history_rows)  # Drops rows of uncommitted epochs.
-            run_callbacks += [checkpoint, keras.callbacks.TensorBoard(log_dir=layout.tensorboard)]
-        if start_epoch < config.epochs:
-            model.fit(
-                # One endless iterator for the whole run, `steps_per_epoch`
-                # batches (one pass) per epoch: Keras keeps it from epoch to
-                # epoch. Without repeat() it deletes and re-creates the
-                # iterator every epoch, and on TensorFlow 2.21 deleting one
-                # waited for tf.data's autotuning thread: 11-15 s with the
-                # CPU idle, in a third to a half of the epochs (BENCHMARKS.md).
-                bundle.train.repeat(),
-                steps_per_epoch=steps_per_epoch,
-                validation_data=bundle.val,
-                epochs=config.epochs,
-                initial_epoch=start_epoch,
-                shuffle=False,  # The training pipeline shuffles itself.
-                callbacks=[*run_callbacks, *callbacks],
-                verbose=verbose,
-            )
-    if not chief:
-        _say(f"Process {cluster.process_id} of {cluster.num_processes} finished its share of "
-             f"{layout.root}; process 0 writes and evaluates the run.", verbose)
-        return RunResult(out_dir=layout.root, config=config, metrics=None, history=[],
-                         resumed_from_epoch=start_epoch if state else None)
-    metrics = finish_run(layout, config, bundle, checkpoint, model,
-                         num_replicas=_num_replicas(strategy, cluster), verbose=verbose)
-    _say(f"Finished {layout.root}: test accuracy {metrics['test_accuracy']:.4f} "
-         f"(best.keras, epoch {checkpoint.best_epoch + 1}).", verbose)
-    return RunResult(
-        out_dir=layout.root,
-        config=config,
-        metrics=metrics,
-        history=checkpoint.history_rows,
-        resumed_from_epoch=start_epoch if state else None,
+def _start_or_resume(layout, config, model, state, chief, bundle, *, strategy, verbose):
+    """Writes the run's config (chief), restores the last backup if there is one; returns the checkpoint callback."""
+    if chief:
+        # Only once the network has built: a config it cannot build (e.g. an image_size below its minimum)
+        # leaves no run behind to refuse the corrected command.
+        atomic.write_json(layout.config, config.to_dict())
+        layout.remove_temporary_files()
+        layout.finish_pending_best(state)
+    if state:
+        restore_backup(model, layout, state, strategy=strategy)
+        say("train", f"Resuming {layout.root} after epoch {state['epochs_completed']} of {config.epochs} "
+            f"(best {state['monitor']} {state['best_value']:.4f} at epoch {state['best_epoch'] + 1}).", verbose)
+    history_rows = state["history"] if state else []
+    if chief:
+        write_history(layout.history, history_rows)  # Drops rows of uncommitted epochs.
+    return RunCheckpoint(
+        layout,
+        monitor="val_accuracy" if bundle.val is not None else "accuracy",
+        history_rows=history_rows,
+        best_value=state["best_value"] if state else None,
+        best_epoch=state["best_epoch"] if state else None,
     )
 
 
@@ -273,7 +275,9 @@ def evaluate(run_dir_or_model_path, dataset=None, verbose=0):
     metrics = evaluate("runs/resnet20-fashion_mnist")
     ```
     """
-    model_path, config, saved_metrics = _locate_run(run_dir_or_model_path)
+    saved = locate_run(run_dir_or_model_path)
+    model_path, saved_metrics = saved.model_path, saved.metrics
+    config = TrainConfig.from_dict(saved.config) if saved.config else None
     model = load_best_model(model_path)
     test, class_names = _evaluation_split(dataset, config, saved_metrics, model)
     loss = build_loss(config.label_smoothing) if config is not None else None
@@ -287,15 +291,10 @@ def load_best_model(path):
 
     Loaded with `compile=False`: evaluation needs no optimizer state (and
     Keras warns when it restores a mixed-precision run's loss-scale
-    optimizer). `keras.saving.load_model(path)` restores the optimizer too,
-    once `keras_cnns.train` is imported (it registers the schedules and loss).
+    optimizer). `keras.saving.load_model(path)` restores the optimizer too
+    (`keras_cnns.saving` registers the schedules and loss).
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"No model file at {path}. Train the run first (keras_cnns.train.train) or "
-            "pass the path of a .keras file."
-        )
-    return keras.saving.load_model(path, compile=False)
+    return saving.load_model(path, compile=False)
 
 
 def check_saved_config(layout, config):
@@ -311,12 +310,7 @@ def check_saved_config(layout, config):
         return
     saved_identity = {key: value for key, value in with_field_defaults(saved).items()
                       if key not in LOCATION_FIELDS}
-    new_identity = _json_normalized(config.identity())
-    differences = [
-        f"{field}: saved {saved_identity.get(field)!r}, new {new_identity.get(field)!r}"
-        for field in sorted(set(saved_identity) | set(new_identity))
-        if saved_identity.get(field) != new_identity.get(field)
-    ]
+    differences = config_differences(saved_identity, _json_normalized(config.identity()))
     if differences:
         raise RunConfigMismatchError(
             f"{layout.root} holds a run with another configuration ("
@@ -326,7 +320,7 @@ def check_saved_config(layout, config):
         )
 
 
-def finished_run(layout, config):
+def completed_run(layout, config):
     """The `RunResult` of a finished run in `layout`, or None if it is not finished."""
     metrics = atomic.read_json(layout.metrics)
     if metrics is None or metrics.get("epochs_run") != config.epochs:
@@ -392,7 +386,7 @@ def load_run_arrays(config, *, verbose=1, image_shape=None):
         if size is not None:
             min_size = model_info(config.model).min_input_size
             height, width = loaded.image_shape[:2]
-            _say(f"{config.model} needs inputs of at least {min_size}x{min_size}; resizing "
+            say("train", f"{config.model} needs inputs of at least {min_size}x{min_size}; resizing "
                  f"{config.dataset} from {height}x{width} to {size[0]}x{size[1]}.", verbose)
     return loaded, (loaded if size is None else resize_arrays(loaded, size))
 
@@ -538,10 +532,10 @@ def restore_backup(model, layout, state, *, strategy=None):
         model.load_weights(path)
 
 
-def finish_run(layout, config, bundle, checkpoint, model, *, num_replicas=1, verbose=0):
+def evaluate_run(layout, config, bundle, checkpoint, model, *, num_replicas=1, verbose=0):
     """Evaluates `best.keras`, draws the plots and writes `metrics.json` (last)."""
     best_model = load_best_model(layout.best_model)
-    _say(f"Evaluating {layout.best_model} on {bundle.num_test} test images.", verbose)
+    say("train", f"Evaluating {layout.best_model} on {bundle.num_test} test images.", verbose)
     metrics = classification_metrics(best_model, bundle.test, bundle.class_names,
                                      loss=build_loss(config.label_smoothing),
                                      verbose=verbose == 1)
@@ -576,17 +570,6 @@ def finish_run(layout, config, bundle, checkpoint, model, *, num_replicas=1, ver
     atomic.write_json(layout.metrics, metrics)
     return metrics
 
-
-def _locate_run(path):
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        layout = RunLayout(path)
-    else:
-        layout = RunLayout(os.path.dirname(os.path.abspath(path)))
-    model_path = layout.best_model if os.path.isdir(path) else path
-    saved_config = atomic.read_json(layout.config)
-    config = TrainConfig.from_dict(saved_config) if saved_config else None
-    return model_path, config, atomic.read_json(layout.metrics) or {}
 
 
 def _evaluation_split(dataset, config, saved_metrics, model):
@@ -640,9 +623,3 @@ def _num_replicas(strategy, cluster):
 
 def _json_normalized(data):
     return json.loads(json.dumps(data))
-
-
-def _say(message, verbose):
-    logger.info(message)
-    if verbose:
-        print(f"keras_cnns.train: {message}", flush=True)

@@ -13,25 +13,19 @@ Modules:
 
 * `backbone`: loading the pretrained network, cutting it at its last
   feature map, the input adapter and new head, and the blocks to unfreeze.
-* `finetune`: `FineTuneConfig` and `fine_tune` (two runs of the training core).
+* `config`: `FineTuneConfig`.
+* `finetune`: `fine_tune` (two runs of the training core).
 """
 
 from keras_cnns._lazy import lazy_exports
 
 _EXPORTS = {
-    "FineTuneConfig": "finetune",
-    "FineTuneResult": "finetune",
-    "IMAGENET_CAFFE_NORMALIZATION": "backbone",
-    "PHASES": "finetune",
-    "Source": "backbone",
-    "block_name": "backbone",
-    "build_phase_model": "finetune",
-    "build_transfer_model": "backbone",
-    "find_blocks": "backbone",
-    "fine_tune": "finetune",
-    "input_adapter": "backbone",
-    "load_source": "backbone",
-    "set_trainable": "backbone",
+    "backbone": (
+        "IMAGENET_CAFFE_NORMALIZATION", "Source", "block_name", "build_transfer_model", "find_blocks",
+        "input_adapter", "load_source", "set_trainable",
+    ),
+    "config": ("PHASES", "FineTuneConfig"),
+    "finetune": ("FineTuneResult", "build_phase_model", "fine_tune"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)

@@ -6,7 +6,7 @@
 * `build_transfer_model`: the backbone (every layer up to the last feature
   map, `keras_cnns.inspect.graph.feature_map_call`), an input adapter, and a
   new head (`avg_pool`, `top_dropout`, `predictions`, as
-  `keras_cnns.models.common.classifier` builds them).
+  `keras_cnns.models.base.classifier` builds them).
 * `find_blocks` and `set_trainable`: which layers form the top blocks, and
   freezing everything else.
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from keras_cnns.inspect import graph
 from keras_cnns.inspect.source import load_trained
-from keras_cnns.models import common
+from keras_cnns.models import base
 from keras_cnns.registry import list_models, model_info
 
 # The new head and the adapter: the layers that are not the backbone.
@@ -207,7 +207,7 @@ def build_transfer_model(source, classes, *, target_normalization=None, dropout=
     for layer in copied.layers:
         if layer.weights and layer.name != ADAPTER_LAYER:
             layer.set_weights(backbone.get_layer(layer.name).get_weights())
-    outputs = common.classifier(
+    outputs = base.classifier(
         copied.output, include_top=True, head="dense", pooling=None, classes=int(classes),
         classifier_activation="softmax", dropout_rate=dropout, flatten=False,
     )

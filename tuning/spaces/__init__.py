@@ -17,7 +17,9 @@ print([hp.name for hp in search_space(hypermodel).space])
 """
 
 import difflib
+import importlib
 
+from tuning import config
 from tuning.spaces.base import (
     CNNHyperModel,
     ParameterCount,
@@ -29,11 +31,9 @@ from tuning.spaces.inception import InceptionHyperModel
 from tuning.spaces.resnet import ResNetHyperModel
 from tuning.spaces.vgg import VGGHyperModel
 
-SPACES = {
-    "resnet": ResNetHyperModel,
-    "vgg": VGGHyperModel,
-    "inception": InceptionHyperModel,
-}
+# Name -> hypermodel class, from the one table of names in `tuning.config`.
+SPACES = {name: getattr(importlib.import_module(module), class_name)
+          for name, (module, class_name) in config.SPACES.items()}
 
 
 def get_space(name, input_shape, classes, **kwargs):

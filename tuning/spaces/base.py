@@ -32,6 +32,8 @@ from keras_cnns.data.augment import build_augmentation, resolve_recipe
 from keras_cnns.data.pipeline import make_pipeline
 from keras_cnns.data.preprocessing import compute_normalization
 from keras_cnns.train import DivergenceGuard, EpochStats, TrainConfig, build_model, compile_model
+from keras_cnns.train.trainer import fit_passes
+from keras_cnns.validation import check_positive_int
 from tuning.memory import released_custom_gradients
 
 # The training hyperparameters (see `CNNHyperModel.training_hyperparameters`).
@@ -101,7 +103,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
             )
         self.classes = classes
         self.dataset = dataset
-        _check_positive_int("epochs", epochs)
+        check_positive_int("epochs", epochs, 3)
         self.epochs = epochs
         self.base_recipe = resolve_recipe(augment, dataset)
         self.normalization = normalization
@@ -235,18 +237,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
         steps_per_epoch = math.ceil(len(x) / config.batch_size)
         compile_model(model, config, steps_per_epoch=steps_per_epoch)
         with released_custom_gradients():  # Else every trial's graphs stay in memory.
-            return model.fit(
-                # One iterator for all epochs, as keras_cnns.train.train does:
-                # re-creating it every epoch stalls on TensorFlow 2.21.
-                train.repeat(),
-                steps_per_epoch=steps_per_epoch,
-                validation_data=val,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                shuffle=False,  # The pipeline shuffles.
-                callbacks=[EpochStats(), ParameterCount(), DivergenceGuard(epochs), *callbacks],
-                verbose=verbose,
-            )
+            return fit_passes(model, train, steps_per_epoch, validation_data=val, epochs=epochs,
+                              initial_epoch=initial_epoch, verbose=verbose,
+                              callbacks=[EpochStats(), ParameterCount(), DivergenceGuard(epochs), *callbacks])
 
     # --- Declaring hyperparameters, with `fixed` ----------------------------
 
@@ -407,10 +400,6 @@ def _check_input_shape(input_shape):
         )
     return tuple(int(d) for d in shape)
 
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int; received {value!r}. Pass for example 3.")
 
 
 def _check_arrays(x, y, what):

@@ -5,7 +5,6 @@ import math
 from keras_cnns.models import build_googlenet
 from tuning.spaces.base import CNNHyperModel, at_least, closest
 
-BRANCHES = ("1x1", "3x3", "5x5", "pool_proj")
 # GoogLeNet's inception3a splits its output 64 : 128 : 32 : 32; the defaults
 # keep those proportions at a quarter of the width, doubling per stage.
 DEFAULT_BRANCH_WIDTHS = {"1x1": 16, "3x3": 32, "5x5": 8, "pool_proj": 8}

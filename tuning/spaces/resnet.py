@@ -7,11 +7,8 @@ and also searches widths.
 
 from keras_cnns.blocks import DOWNSAMPLING_KINDS
 from keras_cnns.models import build_resnet
-from keras_cnns.models.resnet import BLOCK_TYPES, STEMS
+from keras_cnns.models.resnet import BLOCK_TYPES, STEM_STRIDES, STEMS
 from tuning.spaces.base import CNNHyperModel, at_least, check_subset, closest
-
-# Total stride of each stem before the first stage (`build_resnet`).
-STEM_STRIDES = {"cifar": 1, "imagenet": 4}
 
 
 class ResNetHyperModel(CNNHyperModel):

@@ -14,12 +14,11 @@ import re
 import numpy as np
 
 from keras_cnns.data.preprocessing import denormalize
-from keras_cnns.inspect import features, graph, plots
+from keras_cnns.inspect import KINDS, features, graph, plots
 from keras_cnns.inspect.gradcam import grad_cam
 from keras_cnns.inspect.images import prepare_image
 from keras_cnns.inspect.source import TrainedModel, load_trained
 
-KINDS = ("feature-maps", "filters", "gradcam")
 TEST_IMAGE = re.compile(r"^test:(\d+)$")
 
 
