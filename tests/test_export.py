@@ -250,7 +250,7 @@ def test_bad_arguments_fail_where_they_enter(trained_lenet, digits, tmp_path):
         convert_to_tflite(trained_lenet, "int4")
     not_a_model = tmp_path / "renamed.keras"
     not_a_model.write_text("a text file renamed .keras")
-    with pytest.raises(ValueError, match=r"renamed.keras is not a Keras 3 model file \(a .keras zip archive\)"):
+    with pytest.raises(ValueError, match=r"renamed.keras is damaged: it is not a complete .keras archive"):
         export_model(not_a_model, tmp_path / "d", formats=("float32",))
     occupied = tmp_path / "occupied"
     occupied.mkdir()
@@ -298,7 +298,8 @@ def test_failed_float_verification_is_an_error_and_writes_nothing(trained_lenet,
                      measure_latency=False)
     assert caught.value.results[0].passed is False
     assert not (tmp_path / "out").exists()
-    assert not [entry for entry in os.listdir(tmp_path) if entry.startswith(".")]
+    # Nothing but the export's lock file (an empty `.out.lock`, kept like any lock file).
+    assert [entry for entry in os.listdir(tmp_path) if entry.startswith(".")] == [".out.lock"]
 
 
 def test_float16_alone_checks_its_float32_reference_against_keras(trained_lenet, digits, tmp_path,
@@ -337,6 +338,12 @@ def test_a_quantized_file_that_loses_accuracy_fails_despite_high_agreement():
     unlabelled = verify.judge_quantized(verify.FormatResult("int8", "model_int8.tflite"), quantized, None,
                                         keras_outputs)
     assert unlabelled.passed is True and unlabelled.accuracy_drop is None
+    mobile = verify.judge_mobile_quantized(verify.FormatResult("mobile_int8", "model_mobile_int8.tflite"), quantized,
+                                           labels, keras_outputs)
+    assert mobile.passed is False and "at most 1 points below" in mobile.rule  # One image of 100: 1 point.
+    reported = verify.judge_mobile_quantized(verify.FormatResult("mobile_int8", "model_mobile_int8.tflite"),
+                                             quantized, labels, keras_outputs, max_accuracy_drop=None)
+    assert reported.passed is True and reported.accuracy_drop == pytest.approx(0.05) and "reported only" in reported.rule
 
 
 # ------------------------------------------------------------ interrupted exports
@@ -388,7 +395,7 @@ def test_an_interrupted_export_leaves_the_previous_one_intact(trained_lenet, dig
     report = export_model(trained_lenet, out, formats=("saved_model", "float32"),
                           test_data=(x_test[:16], y_test[:16]), measure_latency=False)
     assert report.passed and (out / "saved_model" / "saved_model.pb").exists()
-    assert not [entry for entry in os.listdir(tmp_path) if entry.startswith(".model.")]
+    assert [entry for entry in os.listdir(tmp_path) if entry.startswith(".model.")] == [".model.lock"]
 
 
 def test_a_kill_between_the_two_renames_is_recovered(tmp_path):

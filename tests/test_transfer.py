@@ -170,7 +170,7 @@ def test_fine_tuning_beats_training_from_scratch_on_100_images(pretrained, tmp_p
 
 
 
-def test_imagenet_source_takes_rgb_and_this_packages_normalization(cached_vgg16_weights):
+def test_imagenet_source_takes_rgb_and_this_packages_normalization(cached_vgg16_weights, tmp_path):
     """From the Keras cache, offline: the backbone on normalized RGB images gives what
     keras.applications' VGG16 gives on its own caffe preprocessing (BGR, mean pixel)."""
     reference = cached_vgg16_weights

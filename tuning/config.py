@@ -22,10 +22,12 @@ TUNERS = ("random", "hyperband", "bayesian")
 # The exponent of MnasNet's soft accuracy-cost trade-off (Tan et al. 2019, section 3).
 MNASNET_WEIGHT = -0.07
 RUNS_ROOT = "runs"
+# The arguments of export_model a job passes on (export_options).
+EXPORT_OPTIONS = ("min_quantized_agreement", "max_quantized_accuracy_drop")
 # Fields that may change when a job is run again: how long and how far to
 # go, and what to do at the end; the others define the search.
 RESUMABLE_FIELDS = ("max_trials", "budget_minutes", "keep_checkpoints", "max_consecutive_failures",
-                    "retrain_epochs", "retrain_minutes", "export_formats", "data_dir", "out_dir")
+                    "retrain_epochs", "retrain_minutes", "export_formats", "export_options", "data_dir", "out_dir")
 
 
 @dataclasses.dataclass
@@ -62,6 +64,8 @@ class SearchConfig:
             estimate errs long, never short, when an epoch included tracing).
         export_formats: Formats to export the final model to (see
             `keras_cnns.export.export_model`); empty for none.
+        export_options: Other arguments of `export_model`: its verification's
+            `min_quantized_agreement` and `max_quantized_accuracy_drop`.
         data_dir: Where the dataset lives, as for `load_dataset`.
         out_dir: The job folder; default `runs/tune-<space>-<dataset>`.
     """
@@ -85,6 +89,7 @@ class SearchConfig:
     retrain_epochs: int = 0
     retrain_minutes: object = None
     export_formats: list = dataclasses.field(default_factory=list)
+    export_options: dict = dataclasses.field(default_factory=dict)
     data_dir: object = None
     out_dir: object = None
 
@@ -134,10 +139,17 @@ class SearchConfig:
             from tuning.objectives import ResourceConstraint
 
             ResourceConstraint(**self.constraint)  # Raises on bad fields.
-        for name in ("fixed", "space_kwargs"):
+        unknown = sorted(set(self.export_options or {}) - set(EXPORT_OPTIONS))
+        if unknown:
+            raise ValueError(f"export_options takes {list(EXPORT_OPTIONS)}; received {unknown}.")
+        for name in ("fixed", "space_kwargs", "export_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name} must be a dict; received {getattr(self, name)!r}.")
         self.export_formats = list(self.export_formats or [])
+        if self.export_formats:  # Checked now, not after the whole search.
+            from keras_cnns.export.formats import check_formats
+
+            check_formats(self.export_formats)
         if self.out_dir is None:
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(os.path.normpath(str(self.dataset))))
             self.out_dir = os.path.join(RUNS_ROOT, f"tune-{self.space}-{slug}")

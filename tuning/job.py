@@ -39,6 +39,7 @@ starting it again with the same `KERASTUNER_TUNER_ID`: it takes over the
 trial it was running.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -53,6 +54,7 @@ from keras_cnns.train import atomic, build_loss, classification_metrics, load_be
 from keras_cnns.train.config import config_differences, with_field_defaults
 from keras_cnns.validation import check_int
 from keras_cnns.console import say
+from keras_cnns.locking import folder_lock
 from tuning import results as results_lib
 from tuning.objectives import ResourceConstraint, ResourceScore, search_objective
 from tuning.config import RESUMABLE_FIELDS, SearchConfig
@@ -124,6 +126,13 @@ def run_search(config, *, overwrite=False, verbose=1):
             "SearchConfig(space, dataset=..., ...)."
         )
     role = distributed_role()
+    # The chief (or a single process) writes the job folder; workers share it.
+    with folder_lock(config.out_dir, what="search job folder") if role != "worker" else contextlib.nullcontext():
+        return _run_search(config, role, overwrite, verbose)
+
+
+def _run_search(config, role, overwrite, verbose):
+    """`run_search` once the job folder is held."""
     layout = JobLayout(config.out_dir)
     if role != "worker" and overwrite:
         layout.clear()
@@ -471,7 +480,7 @@ def export_final(config, layout, model, arrays, final_metrics, best, verbose=0):
         model, layout.export, formats=config.export_formats,
         representative_data=calibration_images(arrays), labels=arrays.class_names,
         normalization=final_metrics.get("normalization", arrays.normalization), test_data=test,
-        verify=True, verbose=1 if verbose else 0,
+        verify=True, verbose=1 if verbose else 0, **config.export_options,
     )
     atomic.write_json(layout.export_record, source)
     return report

@@ -288,7 +288,10 @@ class MobileFormat(ExportFormat):
         if self.quantization == "float32":
             checks.judge_mobile_float(result, outputs, source.test_labels, context.keras_outputs)
         else:
-            checks.judge_mobile_quantized(result, outputs, source.test_labels, context.keras_outputs)
+            # max_quantized_accuracy_drop=None (only report quantized files) holds for this one too.
+            report_only = context.options["max_quantized_accuracy_drop"] is None
+            checks.judge_mobile_quantized(result, outputs, source.test_labels, context.keras_outputs,
+                                          max_accuracy_drop=None if report_only else checks.MOBILE_MAX_ACCURACY_DROP)
 
     def latency(self, context, result):
         from keras_cnns.export import mobile_runtime

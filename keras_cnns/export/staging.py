@@ -17,6 +17,7 @@ place. A folder that holds anything but an earlier export (no
 import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 
 from keras_cnns.inference.model_card import MODEL_CARD_FILE
@@ -94,6 +95,23 @@ def recover_interrupted_export(out_dir):
     return touched
 
 
+def check_writable(out_dir):
+    """Raises unless the export folder's parent can be created and written into (probed with a temporary folder).
+
+    Raises:
+        ValueError: Naming the folder and what the file system said.
+    """
+    parent = os.path.dirname(os.path.abspath(os.fspath(out_dir)))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".keras_cnns-write-test-", dir=parent))
+    except OSError as error:
+        raise ValueError(
+            f"Cannot write the export {out_dir}: {parent} cannot be written into ({error.strerror or error}). "
+            "Pass an --out in a folder you can write."
+        ) from None
+
+
 def check_replaceable(out_dir):
     """Raises unless `out_dir` is absent, empty, or an earlier export.
 
@@ -110,7 +128,7 @@ def check_replaceable(out_dir):
     raise ValueError(
         f"{out_dir} already holds files that are not an export ({', '.join(entries[:5])}"
         f"{', ...' if len(entries) > 5 else ''}); an export replaces its whole folder, so it "
-        "refuses to write there. Pass a new or empty folder (--out)."
+        "refuses to write there. Pass a new or empty folder as out_dir."
     )
 
 

@@ -31,7 +31,9 @@ from keras_cnns.data import (
 )
 from keras_cnns.registry import get_model, model_info
 from keras_cnns import saving
+from keras_cnns.locking import folder_lock
 from keras_cnns.train import atomic, distributed
+from keras_cnns.interrupts import stop_on_request_callback
 from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint
 from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig, config_differences, with_field_defaults
 from keras_cnns.train.errors import RunConfigMismatchError
@@ -74,8 +76,8 @@ class RunResult:
 
     @property
     def test_accuracy(self):
-        """Test accuracy of `best.keras`."""
-        return self.metrics["test_accuracy"]
+        """Test accuracy of `best.keras`; None on processes other than the chief (only it evaluates)."""
+        return None if self.metrics is None else self.metrics["test_accuracy"]
 
     @property
     def model_path(self):
@@ -149,6 +151,14 @@ def train(config, *, strategy=None, cluster=None, verbose=1, overwrite=False, bu
     if cluster is not None:
         distributed.connect(cluster)
     chief = cluster is None or cluster.is_chief
+    # Only the chief writes the run directory; the other processes of a cluster read it.
+    with folder_lock(config.out_dir, what="run directory") if chief else contextlib.nullcontext():
+        return _train(config, chief, strategy=strategy, cluster=cluster, verbose=verbose, overwrite=overwrite,
+                      bundle=bundle, callbacks=callbacks, check_data=check_data, model_builder=model_builder)
+
+
+def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, callbacks, check_data, model_builder):
+    """`train` once the run directory is held."""
     layout = RunLayout(config.out_dir)
     if overwrite and chief:
         layout.clear()
@@ -205,8 +215,9 @@ def fit_passes(model, train, steps_per_epoch, *, validation_data=None, epochs, i
     autotuning thread (11-15 s with the CPU idle, in a third to a half of the
     epochs; BENCHMARKS.md, "Stalled epochs"). The pipeline shuffles itself.
     """
+    callbacks = [stop_on_request_callback(), *callbacks]  # A Ctrl-C swallowed on its way still stops.
     return model.fit(train.repeat(), steps_per_epoch=steps_per_epoch, validation_data=validation_data,
-                     epochs=epochs, initial_epoch=initial_epoch, shuffle=False, callbacks=list(callbacks),
+                     epochs=epochs, initial_epoch=initial_epoch, shuffle=False, callbacks=callbacks,
                      verbose=verbose)
 
 

@@ -66,6 +66,7 @@ class FineTuneConfig:
     feature_layer: object = None
     mixed_precision: str = "auto"
     jit_compile: object = "auto"
+    skip_bad_files: bool = False
     data_dir: object = None
     out_dir: object = None
 
@@ -144,6 +145,7 @@ class FineTuneConfig:
             # Recorded so that evaluating or exporting the phase's run loads
             # its data the same way (datasets whose images vary in size need it).
             image_size=image_size,
+            skip_bad_files=self.skip_bad_files,
         )
 
 

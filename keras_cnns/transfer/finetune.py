@@ -30,6 +30,7 @@ import shutil
 import numpy as np
 
 from keras_cnns.data import load_dataset
+from keras_cnns.locking import folder_lock
 from keras_cnns.train import atomic
 from keras_cnns.train.config import TrainConfig
 from keras_cnns.transfer.config import PHASES, FineTuneConfig, slug
@@ -142,6 +143,12 @@ def fine_tune(config=None, *, bundle=None, overwrite=False, verbose=1, **fields)
         raise ValueError(f"Pass either a FineTuneConfig or its fields, not both; received {sorted(fields)}.")
     if not isinstance(config, FineTuneConfig):
         raise ValueError(f"config must be a FineTuneConfig; received {type(config).__name__}.")
+    with folder_lock(config.out_dir, what="fine-tuning directory"):
+        return _fine_tune(config, bundle, overwrite, verbose)
+
+
+def _fine_tune(config, bundle, overwrite, verbose):
+    """`fine_tune` once its directory is held."""
     layout = RunLayout(config.out_dir)
     record = os.path.join(config.out_dir, FINETUNE_CONFIG)
     if overwrite:
@@ -151,7 +158,6 @@ def fine_tune(config=None, *, bundle=None, overwrite=False, verbose=1, **fields)
         if os.path.exists(record):
             os.remove(record)
     _check_record(record, config)
-    atomic.write_json(record, config.to_dict())
 
     from_imagenet = not os.path.exists(config.source)
     if from_imagenet:
@@ -170,6 +176,8 @@ def fine_tune(config=None, *, bundle=None, overwrite=False, verbose=1, **fields)
         config.phase_config(phase, architecture, {})
     if bundle is None:
         bundle = _load_data(config, tuple(source.model.inputs[0].shape[1:]))
+    # Only now that the data loaded: a failed load leaves no record to refuse the corrected command.
+    atomic.write_json(record, config.to_dict())
     results = []
     for phase in phases:
         kwargs = dict(shared, phase=phase, target_normalization=bundle.normalization)
@@ -215,7 +223,8 @@ def _load_data(config, image_shape, min_size=1):
     size = None if height is None or width is None else (height, width)
     options = dict(data_dir=config.data_dir, batch_size=config.batch_size,
                    validation_split=config.validation_split, seed=config.seed, channels=channels,
-                   augment=config.augment, limit=config.limit, classes=config.classes)
+                   augment=config.augment, limit=config.limit, classes=config.classes,
+                   skip_bad_files=config.skip_bad_files)
     bundle = load_dataset(config.dataset, image_size=size, **options)
     own = bundle.image_shape[:2]
     if size is None and min(own) < min_size:

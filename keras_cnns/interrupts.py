@@ -1,0 +1,60 @@
+"""Ctrl-C that stops a run every time, not only when it lands in Python code.
+
+Python turns SIGINT into a KeyboardInterrupt wherever the main thread is.
+When that is inside a garbage-collection callback (JAX registers one when
+Keras imports it), the interpreter prints "Exception ignored" and training
+goes on. `stop_on_ctrl_c` installs a handler that also remembers the
+request, and `StopOnRequest`, a Keras callback that `fit_passes` adds to
+every run, raises the KeyboardInterrupt at the next batch boundary.
+
+    with stop_on_ctrl_c():
+        train(config)
+"""
+
+import contextlib
+import signal
+import threading
+
+_requested = threading.Event()
+
+
+def _handle_sigint(signum, frame):
+    _requested.set()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c():
+    """Remember a Ctrl-C while the block runs (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _handle_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _requested.clear()
+
+
+def raise_if_requested():
+    """Raise KeyboardInterrupt if a Ctrl-C came and was swallowed on its way."""
+    if _requested.is_set():
+        raise KeyboardInterrupt
+
+
+def stop_on_request_callback():
+    """A Keras callback that calls `raise_if_requested` after every batch and epoch."""
+    import keras  # Here, so that importing this module stays light.
+
+    class StopOnRequest(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise_if_requested()
+
+        def on_test_batch_end(self, batch, logs=None):
+            raise_if_requested()
+
+        def on_epoch_end(self, epoch, logs=None):
+            raise_if_requested()
+
+    return StopOnRequest()
