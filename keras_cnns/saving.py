@@ -44,7 +44,7 @@ def load_model(path, *, compile=False):
         )
     if not zipfile.is_zipfile(path):
         raise ValueError(
-            f"{path} is damaged: it is not a complete .keras archive (truncated, or another file renamed). "
+            f"{path} is damaged: it is not a complete .keras archive (truncated, or another kind of file renamed). "
             "In a run directory the backup/ folder holds the last completed epoch: run the training command "
             "again to resume from it, or train again."
         )

@@ -46,4 +46,4 @@ def check_number(argument, value, *, low, high=None, low_inclusive=True, high_in
             return
     bounds = (f"{'[' if low_inclusive else '('}{low}, {high if high is not None else 'inf'}"
               f"{']' if high_inclusive else ')'}")
-    raise ValueError(f"{argument} must be a number in {bounds}; received {value!r}. Pass for example {example}.")
+    raise ValueError(f"{argument} must be a finite number in {bounds}; received {value!r}. Pass for example {example}.")

@@ -106,7 +106,7 @@ def test_train_without_a_model_or_recipe_says_what_to_give(tmp_path):
     result = run_cli("train", "--recipe", "fashion_mnist_1min")
     assert result.returncode == 2 and "fashion_mnist_quick" in result.stderr
     result = run_cli("train", "lenet5", "--dataset", "digits", "--validation-split", "1")
-    assert result.returncode == 2 and "validation_split" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "--validation-split" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "big")
     assert result.returncode == 2 and "expected SIZE or HEIGHT,WIDTH" in result.stderr
     out = tmp_path / "too-small"

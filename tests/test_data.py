@@ -396,7 +396,7 @@ def test_grayscale_folder_defaults_to_one_channel(tmp_path):
     make_class_folder(tmp_path / "g", "a", 3, mode="L")
     make_class_folder(tmp_path / "g", "b", 3, start_seed=5, mode="L")
 
-    assert load_dataset(tmp_path / "g", augment=None).image_shape == (8, 8, 1)
+    assert load_dataset(tmp_path / "g", augment=None, validation_split=0).image_shape == (8, 8, 1)
 
 
 def test_folder_sizes_default_to_most_common(tmp_path):

@@ -13,8 +13,10 @@ A command's function takes the parsed arguments and returns the exit status.
 Keras (and TensorFlow) are imported only for a command that needs them, and
 then without their start-up log lines (`keras_cnns._quiet`); `predict` runs
 on LiteRT alone.
-Errors a user can fix (`ValueError`, `RuntimeError`, `FileNotFoundError`)
-are printed as one line, without a traceback, with exit status 2.
+Errors a user can fix (`ValueError`, `RuntimeError`, `OSError`: bad
+arguments, files, folders) are printed as one line, in the command's flags
+(`keras_cnns.cli.flags`), without a traceback, with exit status 2; Ctrl-C
+exits with 130 and says how to resume.
 """
 
 import argparse
@@ -22,6 +24,8 @@ import importlib
 import sys
 
 from keras_cnns._quiet import import_keras_quietly
+from keras_cnns.cli import flags
+from keras_cnns.interrupts import stop_on_ctrl_c
 
 # Modules of this package that add sub-commands, in the order of `--help`.
 COMMAND_MODULES = ("zoo", "training", "export", "tuning", "inspect")
@@ -40,15 +44,26 @@ def build_parser():
     return parser
 
 
+# Exit status of a command stopped with Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
+
 def main(argv=None):
     """Entry point of the `keras-cnns` command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        if not getattr(args, "light", False):
-            import_keras_quietly()
-        return args.run(args)
-    except (ValueError, RuntimeError, FileNotFoundError) as error:
-        print(f"keras-cnns {args.command}: error: {error}", file=sys.stderr)
+        with stop_on_ctrl_c():
+            if not getattr(args, "light", False):
+                import_keras_quietly()
+            return args.run(args)
+    except KeyboardInterrupt:
+        resume = getattr(args, "resume_hint", "")
+        print(f"\nkeras-cnns {args.command}: interrupted.{resume}", file=sys.stderr)
+        return INTERRUPTED
+    except (ValueError, RuntimeError, OSError) as error:  # What a user can fix: arguments, files, folders.
+        message = flags.in_flags(str(error), parser, args.command)
+        print(f"keras-cnns {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -1,6 +1,7 @@
 """Argument types shared by the commands."""
 
 import argparse
+import json
 
 
 def parse_shape(text):
@@ -33,3 +34,20 @@ def parse_classes(text):
         return None
     items = [item.strip() for item in text.split(",") if item.strip()]
     return [int(item) if item.lstrip("-").isdigit() else item for item in items]
+
+
+def json_object(flag, text, example):
+    """The JSON object `text` of option `flag` as a dict ({} when empty).
+
+    Raises:
+        ValueError: If `text` is not JSON, or not an object, naming `flag`.
+    """
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{flag} is not valid JSON ({error}); received {text!r}. Pass for example '{example}'.") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object such as '{example}'; received {text!r}.")
+    return value

@@ -2,6 +2,7 @@
 
 import shlex
 
+from keras_cnns.export import verify
 from keras_cnns.export.formats import DEFAULT_FORMATS, FORMATS
 
 FORMAT_NAMES = tuple(FORMATS)
@@ -20,9 +21,7 @@ def _command_export(args):
         verify=not args.no_verify,
         calibration_size=args.calibration_size,
         fold_normalization=args.fold_normalization,
-        min_quantized_agreement=None if args.min_quantized_agreement < 0 else args.min_quantized_agreement,
-        max_quantized_accuracy_drop=(None if args.max_quantized_accuracy_drop < 0
-                                     else args.max_quantized_accuracy_drop),
+        **quantized_tolerances(args),
         num_threads=args.threads,
         name=args.name,
         command=_export_command(args),
@@ -31,6 +30,24 @@ def _command_export(args):
     print(f"\nExported {', '.join(report.formats)} to {report.out_dir} "
           f"(model_card.json, export_report.json).")
     return 0
+
+
+def add_quantized_tolerance_options(parser):
+    """The options that bound what the quantized files may lose against Keras (`export`, `tune --export`)."""
+    agreement, drop = verify.DEFAULT_MIN_QUANTIZED_AGREEMENT, verify.DEFAULT_MAX_QUANTIZED_ACCURACY_DROP
+    parser.add_argument("--min-quantized-agreement", type=float, default=agreement,
+                        help=f"least top-1 agreement with Keras for int8/dynamic (default {agreement}; -1: report "
+                             "only)")
+    parser.add_argument("--max-quantized-accuracy-drop", type=float, default=drop,
+                        help="most test accuracy int8/dynamic may lose against Keras, as a fraction "
+                             f"(default {drop}: {drop * 100:g} points; -1: report only)")
+
+
+def quantized_tolerances(args):
+    """`export_model`'s two tolerances from the options of `add_quantized_tolerance_options` (-1: None)."""
+    return {"min_quantized_agreement": None if args.min_quantized_agreement < 0 else args.min_quantized_agreement,
+            "max_quantized_accuracy_drop": (None if args.max_quantized_accuracy_drop < 0
+                                            else args.max_quantized_accuracy_drop)}
 
 
 def _export_command(args):
@@ -79,7 +96,7 @@ def register(commands):
                     "model_card.json (SHA-256 of every file) and export_report.json. A file that fails "
                     "verification is an error and nothing is written. int8 is calibrated on the run's "
                     "training images.",
-        epilog="Example: keras-cnns export runs/resnet20-fashion_mnist --out saved_models/resnet20_fashion_mnist",
+        epilog="Example: keras-cnns export runs/resnet20-fashion_mnist --out exports/resnet20-fashion_mnist",
     )
     export.add_argument("model", help="a run directory written by `keras-cnns train`, or a .keras file in one")
     export.add_argument("--out", required=True, help="export folder (new, empty, or an earlier export)")
@@ -93,11 +110,7 @@ def register(commands):
     export.add_argument("--allow-flex-ops", action="store_true",
                         help="allow TensorFlow (flex) ops the LiteRT built-ins lack")
     export.add_argument("--no-verify", action="store_true", help="skip running and comparing the files")
-    export.add_argument("--min-quantized-agreement", type=float, default=0.9,
-                        help="least top-1 agreement with Keras for int8/dynamic (default 0.9; -1: report only)")
-    export.add_argument("--max-quantized-accuracy-drop", type=float, default=0.02,
-                        help="most test accuracy int8/dynamic may lose against Keras, as a fraction "
-                             "(default 0.02: 2 points; -1: report only)")
+    add_quantized_tolerance_options(export)
     export.add_argument("--threads", type=int, help="LiteRT interpreter threads (default 1)")
     export.add_argument("--name", help="model name for the card (default: the folder name)")
     export.set_defaults(run=_command_export)

@@ -42,6 +42,8 @@ def _command_finetune(args):
     }
     if args.no_augment:
         fields["augment"] = None
+    if args.skip_bad_files:
+        fields["skip_bad_files"] = True
     result = fine_tune(source=args.source, overwrite=args.overwrite, **fields)
     for phase in result.metrics["fine_tune"]["phases"]:
         blocks = ", ".join(phase["unfrozen_blocks"]) or "none (head only)"
@@ -105,6 +107,8 @@ def register(commands):
                                                          "at least 32)")
     finetune.add_argument("--data-dir", help="where the dataset's files are")
     finetune.add_argument("--no-augment", action="store_true", help="turn data augmentation off")
+    finetune.add_argument("--skip-bad-files", action="store_true",
+                          help="leave out the corrupt and non-image files of an image folder")
     finetune.add_argument("--out", help="fine-tuning directory (default: runs/finetune-SOURCE-DATASET)")
     finetune.add_argument("--overwrite", action="store_true", help="start over in an existing directory")
-    finetune.set_defaults(run=_command_finetune)
+    finetune.set_defaults(run=_command_finetune, resume_hint=" Run the same command again to resume it.")

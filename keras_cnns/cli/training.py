@@ -5,9 +5,8 @@ from keras_cnns.train.config import OPTIMIZERS, SCHEDULES
 
 
 def _command_train(args):
-    import json
-
-    from keras_cnns.cli.args import parse_classes
+    from keras_cnns.cli.args import json_object, parse_classes
+    from keras_cnns.registry import min_input_size
     from keras_cnns.train import default_config, recipe_config, train
 
     overrides = {
@@ -35,7 +34,7 @@ def _command_train(args):
     if args.skip_bad_files:
         overrides["skip_bad_files"] = True
     if args.model_kwargs:
-        overrides["model_kwargs"] = json.loads(args.model_kwargs)
+        overrides["model_kwargs"] = json_object("--model-kwargs", args.model_kwargs, '{"width_multiplier": 0.5}')
     if args.recipe is not None:
         # The recipe's settings, then anything given on the command line.
         for key in ("model", "dataset"):
@@ -50,6 +49,7 @@ def _command_train(args):
         )
     else:
         config = default_config(args.model, args.dataset or "fashion_mnist", **overrides)
+    min_input_size(config.model, **config.model_kwargs)  # Unknown or impossible knobs refused before any data loads.
     result = train(config, overwrite=args.overwrite, cluster=_cluster(args))
     metrics = result.metrics
     if metrics is None:  # A process other than the chief: the chief evaluates.
@@ -150,7 +150,8 @@ def register(commands):
     cluster.add_argument("--num-processes", type=int, help="number of processes in the job")
     cluster.add_argument("--process-id", type=int,
                          help="this process's id, 0 to N-1; process 0 writes the run directory")
-    train.set_defaults(run=_command_train)
+    train.set_defaults(run=_command_train, resume_hint=" Run the same command again to resume from the last "
+                       "completed epoch.")
 
     recipes = commands.add_parser(
         "recipes", help="list the named training recipes",

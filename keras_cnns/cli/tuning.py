@@ -2,7 +2,6 @@
 
 import argparse
 import dataclasses
-import json
 
 DEFAULT_MAX_TRIALS = 10
 DISTRIBUTED_HELP = (
@@ -16,6 +15,8 @@ DISTRIBUTED_HELP = (
 
 
 def _command_tune(args):
+    from keras_cnns.cli.args import json_object
+    from keras_cnns.cli.export import quantized_tolerances
     from tuning import SearchConfig, run_search
 
     constraint = None
@@ -47,11 +48,12 @@ def _command_tune(args):
         hyperband_factor=args.hyperband_factor,
         keep_checkpoints=args.keep_checkpoints,
         max_consecutive_failures=args.max_consecutive_failures,
-        fixed=_json_object("--fixed", args.fixed),
-        space_kwargs=_json_object("--space-kwargs", args.space_kwargs),
+        fixed=json_object("--fixed", args.fixed, '{"batch_size": 128}'),
+        space_kwargs=json_object("--space-kwargs", args.space_kwargs, '{"max_stages": 3}'),
         retrain_epochs=args.retrain_epochs,
         retrain_minutes=args.retrain_minutes,
         export_formats=_formats(args.export),
+        export_options=quantized_tolerances(args) if args.export else {},
         data_dir=args.data_dir,
         out_dir=args.out,
     )
@@ -65,17 +67,6 @@ def _command_tune(args):
           f"Results: {result.out_dir}/results.csv, summary.json, final/.")
     return 0
 
-
-def _json_object(flag, text):
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{flag} must be a JSON object; received {text!r} ({error}).") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{flag} must be a JSON object such as '{{\"batch_size\": 128}}'; received {text!r}.")
-    return value
 
 
 def _formats(text):
@@ -100,6 +91,7 @@ def _positive_number(text):
 
 def register(commands):
     """Adds `tune` to the sub-command parsers; choices and defaults are `tuning.config`'s."""
+    from keras_cnns.cli.export import add_quantized_tolerance_options
     from keras_cnns.export.formats import DEFAULT_FORMATS, QUANTIZATIONS
     from tuning.config import MNASNET_WEIGHT, SPACES, TUNERS, SearchConfig
 
@@ -161,6 +153,7 @@ def register(commands):
                            "estimated from the best trial's time per image")
     tune.add_argument("--export", metavar="FORMATS",
                       help=f"export the final model: 'default' ({','.join(DEFAULT_FORMATS)}) or a comma list")
+    add_quantized_tolerance_options(tune)
     tune.add_argument("--data-dir", help="where the dataset's files are")
     tune.add_argument("--out", help="job folder (default: runs/tune-SPACE-DATASET)")
     tune.add_argument("--overwrite", action="store_true", help="delete an earlier search in --out first")

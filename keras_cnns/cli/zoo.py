@@ -29,6 +29,12 @@ def _build_for_summary(args):
     import keras_cnns
 
     if os.path.exists(args.model):
+        given = [flag for flag, value in (("--input-shape", args.input_shape), ("--classes", args.classes)) if value]
+        if given:
+            raise ValueError(
+                f"{' and '.join(given)} build a registered network at that shape; {args.model} is a trained model, "
+                "whose shape and classes are its own. Leave them out, or pass a registered name."
+            )
         from keras_cnns.inspect import load_trained
 
         return load_trained(args.model).model

@@ -217,6 +217,12 @@ def check_scan(report, skip_bad_files=False):
             f"Image folder {report.root} holds no readable images.\n"
             f"{report.describe_problems()}"
         )
+    if len(report.class_names) < 2:
+        raise ValueError(
+            f"Image folder {report.root} holds {len(report.class_names)} class folder(s) "
+            f"({', '.join(report.class_names)}): a classifier needs at least two classes, one sub-folder "
+            "of images per class (e.g. cats/ and dogs/)."
+        )
     if report.stray_files:
         warnings.warn(
             f"Ignoring {len(report.stray_files)} file(s) outside any class "
@@ -229,9 +235,8 @@ def check_scan(report, skip_bad_files=False):
         raise ValueError(
             f"Image folder {report.root} has problems:\n"
             f"{report.describe_problems()}\n"
-            "Fix or remove these files and folders, or leave them out: "
-            "skip_bad_files=True in load_dataset or TrainConfig, or "
-            "`keras-cnns train --skip-bad-files`."
+            "Fix or remove these files and folders, or leave them out with "
+            "skip_bad_files=True."
         )
     warnings.warn(
         f"Leaving out problems in image folder {report.root}:\n"

@@ -409,6 +409,12 @@ def _split(source, validation_split, seed, limit):
     val = source.val
     if val is None and validation_split > 0:
         kept, held_out = holdout_split(pool[1], validation_split, seed, STREAM_VALIDATION)
+        if not len(held_out):
+            raise ValueError(
+                f"validation_split={validation_split} of the {len(pool[1])} training examples of '{source.name}' "
+                f"(limit={limit}) is no example at all. Raise limit, or pass validation_split=0 to train "
+                "without a validation split."
+            )
         pool, val = _take(pool, kept), _take(pool, held_out)
     if len(pool[1]) == 0:
         raise ValueError(

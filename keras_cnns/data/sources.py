@@ -7,6 +7,7 @@ pipelines; nothing here knows about batching, splitting or normalization.
 """
 
 import dataclasses
+import difflib
 import os
 import socket
 import warnings
@@ -320,13 +321,16 @@ def _check_counts_match(images, labels, images_path, labels_path):
 def _prepared_tfds_builder(tfds, name, data_dir):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as error:  # tfds raises several types for bad names.
+    except Exception:  # tfds raises several types for bad names, with its whole catalogue in the message.
+        known = ["fashion_mnist", "digits", *tfds.list_builders()]
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(
-            f"Unknown dataset {name!r} ({type(error).__name__}: {error}). Pass "
-            "'fashion_mnist', 'digits', 'mnist', 'cifar10', 'cifar100', another "
-            "TensorFlow Datasets image-classification name, or the path of an "
-            "image folder (starting with '/', './' or '~')."
-        ) from error
+            f"Unknown dataset {name!r}.{hint} Pass 'fashion_mnist', 'digits', 'mnist', 'cifar10', 'cifar100', "
+            "another TensorFlow Datasets image-classification name (tensorflow_datasets.list_builders() lists "
+            "them; https://www.tensorflow.org/datasets/catalog/overview), or the path of an image folder "
+            "(starting with '/', './' or '~')."
+        ) from None
     if builder.is_prepared():
         return builder
     location = builder.data_dir
