@@ -56,3 +56,42 @@ class ZeroPadShortcut(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "strides": self.strides}
+
+
+@keras.saving.register_keras_serializable(package="keras_cnns")
+class MinimumSize(layers.Layer):
+    """Passes images through unchanged, refusing those below a network's minimum size.
+
+    A network built for any size (`input_shape=(None, None, C)`, a
+    fully-convolutional head) has no size to check when it is built; an image
+    smaller than its downsampling allows would otherwise fail deep inside a
+    convolution ("Computed output size would be negative"). This first layer
+    says instead which network needs which size. It checks the size the
+    backend knows when the model is called (always in eager mode, under JAX
+    and PyTorch, and for a TensorFlow function traced at that size).
+
+    Args:
+        size: The smallest height and width the network takes.
+        network: The network's name, for the message.
+    """
+
+    def __init__(self, size, network="network", **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.network = str(network)
+
+    def call(self, images):
+        spatial = images.shape[2:4] if _channel_axis() == 1 else images.shape[1:3]
+        if any(side is not None and side < self.size for side in spatial):
+            raise ValueError(
+                f"{self.network} needs images of at least {self.size}x{self.size}: its downsampling leaves "
+                f"nothing of smaller ones. Received images of {spatial[0]}x{spatial[1]} (batch shape "
+                f"{tuple(images.shape)}). Resize or pad them to {self.size}x{self.size} or more."
+            )
+        return images
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "network": self.network}

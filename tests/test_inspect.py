@@ -26,6 +26,7 @@ from keras_cnns.inspect import (
     prepare_image,
     visualize,
 )
+from keras_cnns.inspect.graph import GRADCAM_MIN_SIZE, feature_map_calls, spatial_size
 from keras_cnns.inspect.correlation import EXAMPLE_KERNEL, convolve2d, cross_correlate2d, keras_conv2d
 from keras_cnns.models.vgg import build_vgg
 from tests.model_checks import random_images, small_config
@@ -134,7 +135,17 @@ def test_table_agrees_with_keras_and_grad_cam_finds_the_last_conv_layer(name):
     assert table.rows[-1].output_shape == tuple(model.compute_output_shape((1, *kwargs["input_shape"]))[1:])
 
     cam = grad_cam(model, random_images(kwargs["input_shape"], batch=1)[0])
-    assert re.fullmatch(GRADCAM_LAYERS[info.family], cam.layer_name), cam.layer_name
+    # The last feature map of at least 7x7 (the finest, where none is): the paper's last convolutional
+    # layer where that one still has a spatial layout.
+    side = {call.name: min(spatial_size(call.output)) for call in feature_map_calls(model)}
+    assert cam.layer_name in side
+    later = list(side)[list(side).index(cam.layer_name) + 1:]
+    if max(side.values()) >= GRADCAM_MIN_SIZE:
+        assert side[cam.layer_name] >= GRADCAM_MIN_SIZE and all(side[name] < GRADCAM_MIN_SIZE for name in later)
+    else:
+        assert side[cam.layer_name] == max(side.values())
+    if side[list(side)[-1]] >= GRADCAM_MIN_SIZE:  # The last map is fine: it is the family's last layer.
+        assert re.fullmatch(GRADCAM_LAYERS[info.family], cam.layer_name), cam.layer_name
     stage = re.match(r"(conv\d+)_block\d+_out$", cam.layer_name)
     if stage:  # The last block of the last stage.
         last = max(int(m.group(1)) for n in keras_shapes if (m := re.match(rf"{stage.group(1)}_block(\d+)_", n)))
@@ -143,10 +154,22 @@ def test_table_agrees_with_keras_and_grad_cam_finds_the_last_conv_layer(name):
     assert np.isfinite(cam.heatmap).all() and cam.heatmap.min() >= 0 and cam.heatmap.max() <= 1
 
 
+def test_grad_cam_of_the_main_jobs_network_has_a_7x7_map():
+    """The quick recipe's VGG-11 at 28x28 ends in 4x4 and 2x2 maps; Grad-CAM takes block 3's 7x7 one."""
+    from keras_cnns.train import recipe_config
+
+    config = recipe_config("fashion_mnist_quick")
+    model = keras_cnns.get_model(config.model, input_shape=(28, 28, 1), classes=10, **config.model_kwargs)
+    assert model.get_layer("block5_conv2_relu").output.shape[1:3] == (2, 2)
+    cam = grad_cam(model, random_images((28, 28, 1), batch=1)[0])
+    assert cam.layer_name == "block3_conv2_relu" and cam.heatmap.shape == (7, 7)
+
+
 def test_grad_cam_ignores_googlenets_auxiliary_classifiers():
     model = keras_cnns.get_model("googlenet", include_aux=True, input_shape=(65, 65, 3), classes=5,
                                  width_multiplier=0.25)
-    assert feature_map_call(model, purpose="gradcam").name == "inception5b_concat"
+    assert not [call.name for call in feature_map_calls(model) if call.name.startswith("aux")]
+    assert feature_map_call(model, purpose="gradcam").name == "inception3b_concat"  # 9x9; 4a-5b are 5x5 or less.
     cam = grad_cam(model, random_images((65, 65, 3), batch=1)[0], class_index=2)
     assert cam.class_index == 2 and cam.probabilities.shape == (5,)
 

@@ -81,7 +81,7 @@ def visualize(source, image=None, *, kind, out_dir=None, layers=None, class_inde
     title = (f"{names[result.class_index]} (p={result.probabilities[result.class_index]:.3f}), "
              f"predicted {names[result.predicted_index]}"
              + (f", label {names[label]}" if label is not None else "")
-             + f"; layer {result.layer_name}")
+             + f"; layer {result.layer_name}, {result.heatmap.shape[0]}x{result.heatmap.shape[1]}")
     stem = _file_name(image if isinstance(image, str) and TEST_IMAGE.match(image)
                       else os.path.splitext(os.path.basename(os.fspath(image)))[0]
                       if isinstance(image, (str, os.PathLike)) else "image")

@@ -227,6 +227,10 @@ def dominating_calls(model, calls=None):
     return dominating
 
 
+# Grad-CAM's map is the last one at least this many pixels on a side (or the finest, if none is).
+GRADCAM_MIN_SIZE = 7
+
+
 def feature_map_calls(model, *, calls=None):
     """The model's computed feature maps, in graph order: the Grad-CAM candidates.
 
@@ -258,11 +262,13 @@ def feature_map_call(model, *, purpose="backbone", calls=None):
       trailing dropout. This is where a backbone is cut off its classifier:
       the output keras.applications gives with `include_top=False`
       (`block5_pool` for VGG, `conv5_block3_out` for ResNet-50).
-    * `purpose="gradcam"`: the last of `feature_map_calls` with more than one
-      position where the size is known (LeNet-5's `c5` is 1x1 at 32x32, so
-      its Grad-CAM layer is `c3`), else the last of them. This is the rule of
-      Selvaraju et al. 2017: the last convolutional layer, whose maps still
-      hold the spatial layout that the classifier then pools away.
+    * `purpose="gradcam"`: the last of `feature_map_calls` whose map is at
+      least `GRADCAM_MIN_SIZE` (7x7) where the size is known, else the one
+      with the largest map (LeNet-5's `c5` is 1x1 at 32x32, so its Grad-CAM
+      layer is `c3`; a VGG at 28x28 ends in 1x1 and 2x2 maps, too coarse to
+      show anything). This is the rule of Selvaraju et al. 2017, the last
+      convolutional layer, whose maps still hold the spatial layout that the
+      classifier then pools away, kept to maps that hold one.
 
     Args:
         model: A functional model.
@@ -284,9 +290,13 @@ def feature_map_call(model, *, purpose="backbone", calls=None):
                       if not isinstance(call.layer, INFERENCE_IDENTITIES)]
     else:
         computed = feature_map_calls(model, calls=calls)
-        larger = [call for call in computed
-                  if all(size is None or size > 1 for size in spatial_size(call.output))]
-        candidates = larger or computed
+        fine = [call for call in computed
+                if all(size is None or size >= GRADCAM_MIN_SIZE for size in spatial_size(call.output))]
+        if fine or not computed:
+            candidates = fine
+        else:  # Every map is coarse: the finest, the last of them among equals.
+            finest = max(min(size or 0 for size in spatial_size(call.output)) for call in computed)
+            candidates = [call for call in computed if min(size or 0 for size in spatial_size(call.output)) == finest]
     if not candidates:
         raise ValueError(
             f"Found no feature map in {model.name!r}: no rank-4 tensor that every path to its "

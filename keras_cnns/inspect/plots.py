@@ -6,6 +6,7 @@ or changes the global backend; `keras_cnns.train.atomic.save_figure` writes them
 """
 
 import math
+import textwrap
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -93,7 +94,8 @@ def plot_grad_cam(display, heatmap, path, title):
     axes[2].set_title("overlay")
     for ax in axes:
         ax.axis("off")
-    figure.suptitle(title)
+    figure.suptitle("\n".join(textwrap.wrap(title, 90)), fontsize=9)
+    figure.tight_layout()
     atomic.save_figure(figure, path)
     return path
 

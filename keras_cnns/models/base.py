@@ -43,6 +43,7 @@ import keras
 from keras import layers
 
 from keras_cnns.blocks.conv import channel_axis, conv_bn_act
+from keras_cnns.layers import MinimumSize
 from keras_cnns.validation import check_choice
 from keras_cnns.models import weights as weights_lib
 
@@ -192,6 +193,10 @@ def build_network(backbone, *, include_top=True, weights=None, input_tensor=None
         min_size=backbone.min_input_size(), include_top=include_top, head=head, weights=weights,
     )
     x, inputs = model_inputs(input_shape, input_tensor)
+    min_size = backbone.min_input_size()
+    # A network for any size checks each image's size when called, instead of failing deep inside.
+    if min_size > 1 and None in split_shape(input_shape)[:2]:
+        x = MinimumSize(min_size, network=variant, name="minimum_size")(x)
     backbone.top_classes, backbone.top_activation = classes, classifier_activation
     features = backbone.features(x, dropout)
     x, extra_outputs = features if isinstance(features, tuple) else (features, [])
@@ -336,8 +341,6 @@ def model_inputs(input_shape, input_tensor):
 
     Like keras.applications: a symbolic `input_tensor` is used as is and the
     model's inputs are its source inputs; anything else gets a new `Input`.
-    A network that takes any size checks, when it is called, that the image
-    is not below its minimum (`keras_cnns.layers.MinimumSize`).
     """
     if input_tensor is None:
         x = layers.Input(shape=input_shape)
