@@ -9,6 +9,7 @@ import pytest
 import keras_cnns
 from tests.model_checks import (
     assert_same_outputs,
+    models_to_check,
     outputs_as_list,
     random_images,
     small_config,
@@ -16,7 +17,7 @@ from tests.model_checks import (
 )
 
 pytestmark = pytest.mark.zoo
-ALL_MODELS = keras_cnns.list_models()
+ALL_MODELS = models_to_check()
 SMALL_DEFAULTS = [n for n in ALL_MODELS if keras_cnns.model_info(n).default_input_shape[0] <= 32]
 IMAGENET_SIZE = [n for n in ALL_MODELS if n not in SMALL_DEFAULTS]
 
@@ -104,6 +105,11 @@ def test_fully_convolutional_head_takes_larger_inputs(name):
     probabilities = any_size.predict(random_images((2 * size, 2 * size, 1)), verbose=0)
     assert probabilities.shape == (2, 5)
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-4)
+
+    minimum = keras_cnns.model_info(name).min_input_size
+    if minimum > 1:  # Below its minimum, the network says so before any convolution fails.
+        with pytest.raises(ValueError, match=f"{name} needs images of at least {minimum}x{minimum}"):
+            any_size(random_images((minimum - 1, minimum - 1, 1)))
 
     score_map = keras_cnns.get_model(name, head="conv", pooling=None, **kwargs)
     scores = score_map.predict(random_images((2 * size, 2 * size, 1)), verbose=0)
@@ -210,15 +216,17 @@ def test_googlenet_cifar_stem_and_the_minimum_size_of_a_module_table():
 
 
 # keras-hub's shared backbone test also reruns every model in channels_first and under mixed precision.
+# channels_first runs where the backend's CPU convolutions take it (JAX, PyTorch); the dtype policies on
+# TensorFlow, whose CPU kernels cover both (and whose builds are fast: JAX takes seconds per network).
 SETTINGS = ("channels_first", "mixed_float16", "mixed_bfloat16")
 
 
 def _unsupported(setting):
     backend = keras.backend.backend()
     if setting == "channels_first" and backend == "tensorflow":
-        return "TensorFlow's CPU convolutions take channels_last only"
-    if setting == "mixed_float16" and backend == "torch":
-        return "PyTorch's CPU convolutions have no float16 kernels"
+        return "TensorFlow's CPU convolutions take channels_last only (JAX and PyTorch run this check)"
+    if setting != "channels_first" and backend != "tensorflow":
+        return "the dtype policies are checked on the TensorFlow backend"
     return None
 
 
@@ -243,7 +251,8 @@ def test_model_in_channels_first_and_mixed_precision(name, setting):
         model = keras_cnns.get_model(name, **kwargs)
         x = random_images(kwargs["input_shape"])
         outputs = outputs_as_list(model.predict(x, verbose=0))
-        grads = trainable_gradients(model, x)
+        grads = trainable_gradients(model, x) if keras.backend.backend() != "jax" else []  # JAX: slow, and
+        # its gradients in channels_last are checked by test_model_at_minimum_size.
     finally:
         keras.config.set_image_data_format(format_before)
         keras.config.set_dtype_policy(policy_before)
