@@ -1,6 +1,8 @@
 """Shared test settings and fixtures."""
 
+import gzip
 import os
+import struct
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -9,6 +11,25 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+def idx_bytes(type_code, shape, data):
+    """An IDX file's bytes: the header (type code, dimensions, big-endian sizes) and the data."""
+    header = bytes([0, 0, type_code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+    return header + data
+
+
+def write_fashion_mnist(folder, train, test):
+    """Writes `(images, labels)` pairs as the four gzipped IDX files of Fashion-MNIST into `folder`."""
+    from keras_cnns.data.sources import FASHION_MNIST_FILES
+
+    os.makedirs(folder, exist_ok=True)
+    for split, (images, labels) in (("train", train), ("test", test)):
+        images = np.asarray(images, np.uint8).reshape(len(images), 28, 28)
+        for key, array in ((f"{split}_images", images), (f"{split}_labels", np.asarray(labels, np.uint8))):
+            with open(os.path.join(folder, FASHION_MNIST_FILES[key] + ".gz"), "wb") as file:
+                file.write(gzip.compress(idx_bytes(0x08, array.shape, array.tobytes()), compresslevel=1))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,8 @@ from keras_cnns.data import sources
 from keras_cnns.data.folders import is_folder_argument
 from keras_cnns.data.splits import holdout_split
 
+from conftest import idx_bytes
+
 FASHION_DIR = sources.DEBIAN_FASHION_MNIST_DIR
 needs_fashion_mnist = pytest.mark.skipif(
     not os.path.isdir(FASHION_DIR),
@@ -74,10 +76,6 @@ def make_class_folder(root, class_name, count, start_seed=0, **kwargs):
     for index in range(count):
         save_image(root / class_name / f"{index}.png", seed=start_seed + index, **kwargs)
 
-
-def idx_bytes(type_code, shape, data):
-    header = bytes([0, 0, type_code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
-    return header + data
 
 
 
