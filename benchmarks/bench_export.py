@@ -43,10 +43,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import common  # noqa: E402  (benchmarks/common.py)
+
 import keras_cnns  # noqa: E402
 from keras_cnns.data import denormalize, load_dataset  # noqa: E402
 from keras_cnns.export import convert_to_tflite, export_model, measure_latency, measure_tflite_latency  # noqa: E402
-from keras_cnns.export.card import library_versions  # noqa: E402
 from keras_cnns.export.source import resolve_source, take_examples  # noqa: E402
 from keras_cnns.inference import TFLiteClassifier, TFLiteRunner  # noqa: E402
 from keras_cnns.train.atomic import write_json  # noqa: E402
@@ -74,7 +75,7 @@ def main(argv=None):
     results = {
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "date": datetime.date.today().isoformat(),
-        "machine": machine_description(),
+        "machine": common.machine_description(),
         "model": source.architecture,
         "trained": args.run_dir is not None,
         "test_images": len(source.test_images),
@@ -215,16 +216,6 @@ def goals(results):
         int8_faster_at_batch1=study["int8", 1, 1, True] < study["float32", 1, 1, True],
     )
     return checks
-
-
-def machine_description():
-    cpu = None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, **library_versions()}
 
 
 def print_tables(results):

@@ -8,8 +8,6 @@ normalization is left out (pass `batch_norm=True` for the modern replacement).
 """
 
 from keras_cnns.blocks import conv_bn_act, downsample
-from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS
-from keras_cnns.validation import check_choice
 from keras_cnns.models import base
 from keras_cnns.models.sizes import conv_output_size, smallest_input_size
 from keras_cnns.registry import register_variant
@@ -49,10 +47,8 @@ class AlexNet(base.Backbone):
     default_dropout = 0.5
 
     def __init__(self, *, batch_norm=False, width_multiplier=1.0, downsampling="max_pool"):
-        check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
-        self.batch_norm = batch_norm
-        self.width_multiplier = base.check_width_multiplier(width_multiplier)
-        self.downsampling = downsampling
+        base.set_plain_knobs(self, batch_norm=batch_norm, width_multiplier=width_multiplier,
+                             downsampling=downsampling)
 
     def min_input_size(self):
         def last_map(size):

@@ -7,8 +7,6 @@ made of convolutions only (1.37M parameters for CIFAR-10).
 
 
 from keras_cnns.blocks import conv_bn_act, downsample
-from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS
-from keras_cnns.validation import check_choice
 from keras_cnns.models import base
 from keras_cnns.models.sizes import conv_output_size, smallest_input_size
 from keras_cnns.registry import register_variant
@@ -46,12 +44,10 @@ class AllConv(base.Backbone):
     default_dropout = 0.5
 
     def __init__(self, *, batch_norm=False, width_multiplier=1.0, input_dropout=0.2, downsampling="strided_conv"):
-        check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
+        base.set_plain_knobs(self, batch_norm=batch_norm, width_multiplier=width_multiplier,
+                             downsampling=downsampling)
         base.check_dropout(input_dropout, "input_dropout")
-        self.batch_norm = batch_norm
-        self.width_multiplier = base.check_width_multiplier(width_multiplier)
         self.input_dropout = input_dropout
-        self.downsampling = downsampling
 
     def min_input_size(self):
         def last_map(size):

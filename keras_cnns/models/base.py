@@ -42,7 +42,7 @@ import os
 import keras
 from keras import layers
 
-from keras_cnns.blocks.conv import channel_axis, conv_bn_act
+from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS, channel_axis, conv_bn_act
 from keras_cnns.layers import MinimumSize
 from keras_cnns.validation import check_choice
 from keras_cnns.models import weights as weights_lib
@@ -119,6 +119,14 @@ def check_width_multiplier(width_multiplier):
             f"width_multiplier={width_multiplier!r}."
         )
     return float(width_multiplier)
+
+
+def set_plain_knobs(backbone, *, batch_norm, width_multiplier, downsampling):
+    """Checks and sets the knobs the plain convolutional families share on `backbone`."""
+    check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
+    backbone.batch_norm = batch_norm
+    backbone.width_multiplier = check_width_multiplier(width_multiplier)
+    backbone.downsampling = downsampling
 
 
 # build_network's own arguments; the rest of a builder's keywords are the family's knobs.

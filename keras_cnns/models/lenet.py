@@ -8,8 +8,6 @@ partial connection table is left out) and S2/S4 are plain average poolings
 """
 
 from keras_cnns.blocks import conv_bn_act, downsample
-from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS
-from keras_cnns.validation import check_choice
 from keras_cnns.models import base
 from keras_cnns.models.sizes import conv_output_size, smallest_input_size
 from keras_cnns.registry import register_variant
@@ -42,11 +40,9 @@ class LeNet5(base.Backbone):
     default_classes = 10
 
     def __init__(self, *, activation="tanh", batch_norm=False, width_multiplier=1.0, downsampling="avg_pool"):
-        check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
+        base.set_plain_knobs(self, batch_norm=batch_norm, width_multiplier=width_multiplier,
+                             downsampling=downsampling)
         self.activation = activation
-        self.batch_norm = batch_norm
-        self.width_multiplier = base.check_width_multiplier(width_multiplier)
-        self.downsampling = downsampling
 
     def min_input_size(self):
         def last_map(size):

@@ -8,8 +8,6 @@ one (`head="conv"`, `pooling="avg"`).
 """
 
 from keras_cnns.blocks import downsample, nin_block
-from keras_cnns.blocks.conv import DOWNSAMPLING_KINDS
-from keras_cnns.validation import check_choice
 from keras_cnns.models import base
 from keras_cnns.registry import register_variant
 
@@ -45,10 +43,8 @@ class NetworkInNetwork(base.Backbone):
     default_dropout = 0.5
 
     def __init__(self, *, batch_norm=False, width_multiplier=1.0, downsampling="max_pool"):
-        check_choice("downsampling", downsampling, DOWNSAMPLING_KINDS)
-        self.batch_norm = batch_norm
-        self.width_multiplier = base.check_width_multiplier(width_multiplier)
-        self.downsampling = downsampling
+        base.set_plain_knobs(self, batch_norm=batch_norm, width_multiplier=width_multiplier,
+                             downsampling=downsampling)
 
     def min_input_size(self):
         return 4  # Two "same" 3x3/2 poolings leave 1x1 of 4x4.
