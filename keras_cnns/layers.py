@@ -95,3 +95,49 @@ class MinimumSize(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "network": self.network}
+
+
+@keras.saving.register_keras_serializable(package="keras_cnns")
+class ImageView(layers.Layer):
+    """One view of a batch of images for test-time augmentation: flipped and/or shifted.
+
+    The image keeps its size: a shift by `(dy, dx)` pixels pads the image by
+    reflection and crops it back, the way airbench's test-time augmentation
+    translates (Jordan 2024). A view changes nothing when `flip` is False
+    and the shift is `(0, 0)`.
+
+    Args:
+        flip: Mirror left to right.
+        shift: `(dy, dx)`: move the content down by `dy` and right by `dx`
+            pixels (negative: up, left), each at most 2 pixels.
+    """
+
+    def __init__(self, flip=False, shift=(0, 0), **kwargs):
+        super().__init__(**kwargs)
+        shift = tuple(int(step) for step in shift)
+        if len(shift) != 2 or any(abs(step) > 2 for step in shift):
+            raise ValueError(f"shift must be (dy, dx) with steps of at most 2 pixels; received shift={shift!r}.")
+        self.flip = bool(flip)
+        self.shift = shift
+
+    def call(self, images):
+        height_axis, width_axis = (2, 3) if _channel_axis() == 1 else (1, 2)
+        if self.flip:
+            images = ops.flip(images, axis=width_axis)
+        for axis, step in ((height_axis, self.shift[0]), (width_axis, self.shift[1])):
+            if step:
+                pad = [[0, 0]] * 4
+                pad[axis] = [step, 0] if step > 0 else [0, -step]
+                padded = ops.pad(images, pad, mode="reflect")
+                size = images.shape[axis]
+                start = 0 if step > 0 else -step
+                index = [slice(None)] * 4
+                index[axis] = slice(start, start + size)
+                images = padded[tuple(index)]
+        return images
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "flip": self.flip, "shift": list(self.shift)}

@@ -66,12 +66,17 @@ CASES = [
     ("train: other settings in a run", ["train", "lenet5", "--dataset", "digits", "--epochs", "2", "--out", "{run}"],
      "--overwrite"),
     ("train: process id alone", ["train", "lenet5", "--dataset", "digits", "--process-id", "1"], "--coordinator"),
+    ("train: ema decay 1", ["train", "lenet5", "--dataset", "digits", "--ema-decay", "1"],
+     "--ema-decay must be below 1"),
+    ("train: ema decay negative", ["train", "lenet5", "--dataset", "digits", "--ema-decay", "-0.5"],
+     "--ema-decay must be a finite number in (0, inf)"),
     # evaluate
     ("evaluate: missing run", ["evaluate", "{missing}"], "{missing}"),
     ("evaluate: folder that is no run", ["evaluate", "{tmp}"], "best.keras"),
     ("evaluate: truncated best.keras", ["evaluate", "{truncated_run}"], "damaged"),
     ("evaluate: config.json not JSON", ["evaluate", "{bad_config_run}"], "config.json is not valid JSON"),
     ("evaluate: a text file", ["evaluate", "{file}"], "not a Keras 3 model file"),
+    ("evaluate: unknown tta views", ["evaluate", "{run}", "--tta", "rotate"], "--tta: invalid choice: 'rotate'"),
     # export
     ("export: missing run", ["export", "{missing}", "--out", "{tmp}/x1"], "{missing}"),
     ("export: unknown format", ["export", "{run}", "--out", "{tmp}/x2", "--formats", "float64"], "float64"),
@@ -81,6 +86,8 @@ CASES = [
     ("export: out inside a file", ["export", "{run}", "--out", "{file}/x5"], "{file}"),
     ("export: out not writable", ["export", "{run}", "--out", "/proc/keras_cnns_export"], "/proc"),
     ("export: out holds other files", ["export", "{run}", "--out", "{run}"], "not an export"),
+    ("export: unknown tta views", ["export", "{run}", "--out", "{tmp}/x7", "--tta", "five"],
+     "--tta: invalid choice: 'five'"),
     ("export: threads 0", ["export", "{run}", "--out", "{tmp}/x6", "--formats", "float32", "--threads", "0"],
      "--threads"),
     # predict

@@ -1,7 +1,7 @@
 """Commands about training: `train`, `recipes`, `evaluate`."""
 
 from keras_cnns.cli.args import parse_image_size
-from keras_cnns.train.config import OPTIMIZERS, SCHEDULES
+from keras_cnns.train.config import OPTIMIZERS, SCHEDULES, TTA_VIEWS
 
 
 def _command_train(args):
@@ -19,6 +19,7 @@ def _command_train(args):
             "weight_decay": args.weight_decay,
             "schedule": args.schedule,
             "label_smoothing": args.label_smoothing,
+            "ema_decay": args.ema_decay,
             "seed": args.seed,
             "limit": args.limit,
             "validation_split": args.validation_split,
@@ -33,6 +34,8 @@ def _command_train(args):
         overrides["augment"] = None
     if args.skip_bad_files:
         overrides["skip_bad_files"] = True
+    if args.whiten_first_conv:
+        overrides["whiten_first_conv"] = True
     if args.model_kwargs:
         overrides["model_kwargs"] = json_object("--model-kwargs", args.model_kwargs, '{"width_multiplier": 0.5}')
     if args.recipe is not None:
@@ -89,7 +92,7 @@ def _command_recipes(args):
 def _command_evaluate(args):
     from keras_cnns.train import evaluate
 
-    metrics = evaluate(args.run_dir, verbose=1)
+    metrics = evaluate(args.run_dir, verbose=1, tta=args.tta)
     print(f"Test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f})")
     for name, accuracy in metrics["per_class_accuracy"].items():
         print(f"  {name:<14} {'-' if accuracy is None else f'{accuracy:.4f}'}")
@@ -121,6 +124,10 @@ def register(commands):
     train.add_argument("--weight-decay", type=float)
     train.add_argument("--schedule", choices=SCHEDULES)
     train.add_argument("--label-smoothing", type=float)
+    train.add_argument("--ema-decay", type=float, metavar="DECAY",
+                       help="keep a moving average of the weights (e.g. 0.99) and validate, save and test it")
+    train.add_argument("--whiten-first-conv", action="store_true",
+                       help="start the first convolution as a whitening of the training images' patches")
     train.add_argument("--seed", type=int)
     train.add_argument("--limit", type=int, help="use only this many training images")
     train.add_argument("--validation-split", type=float, metavar="SHARE",
@@ -166,4 +173,7 @@ def register(commands):
         epilog="Example: keras-cnns evaluate runs/r20",
     )
     evaluate.add_argument("run_dir", help="a run directory written by `keras-cnns train`")
+    evaluate.add_argument("--tta", choices=tuple(TTA_VIEWS), default=None,
+                          help="test-time augmentation: average the answers over the image and its mirror image "
+                               "(flip), and also over one-pixel shifts of both (flip_shift)")
     evaluate.set_defaults(run=_command_evaluate)

@@ -57,7 +57,7 @@ def folder_size(path):
 
 def build_model_card(*, name, architecture, dataset, class_names, image_shape, normalization,
                      normalization_folded, output_activation, keras_summary, results, verification,
-                     command, digests, look=None, calibration=None):
+                     command, digests, look=None, calibration=None, test_time_augmentation=None):
     """Assembles the card dict (see the module docstring for its parts)."""
     if normalization is None:
         preprocessing = "pixels in [0, 255] as float32, no normalization"
@@ -85,6 +85,8 @@ def build_model_card(*, name, architecture, dataset, class_names, image_shape, n
         },
         "output": {"classes": len(class_names), "activation": output_activation},
         "calibration": None if calibration is None else calibration.to_dict(),
+        # The views every file averages over (keras_cnns.train.tta), or None.
+        "test_time_augmentation": test_time_augmentation,
         "keras": keras_summary,
         "formats": {result.format: format_entry(result) for result in results},
         "verification": verification,

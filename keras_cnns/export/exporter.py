@@ -44,6 +44,9 @@ from keras_cnns.export.tflite import DEFAULT_CALIBRATION_SIZE, calibration_image
 from keras_cnns.inference.calibration import fit_calibration
 from keras_cnns.inference.model_card import EXPORT_REPORT_FILE
 from keras_cnns.train import atomic
+from keras_cnns.train.config import TTA_VIEWS
+from keras_cnns.train.tta import tta_views_of, with_test_time_augmentation
+from keras_cnns.validation import check_choice
 from keras_cnns.console import say
 
 # Timed calls of the Keras model for the report's latency column.
@@ -128,7 +131,7 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
                  calibration_size=DEFAULT_CALIBRATION_SIZE, fold_normalization=False,
                  min_quantized_agreement=checks.DEFAULT_MIN_QUANTIZED_AGREEMENT,
                  max_quantized_accuracy_drop=checks.DEFAULT_MAX_QUANTIZED_ACCURACY_DROP, measure_latency=True,
-                 num_threads=None, look="auto", name=None, author="keras_cnns", license="Apache-2.0",
+                 num_threads=None, look="auto", tta=None, name=None, author="keras_cnns", license="Apache-2.0",
                  command=None, verbose=0):
     """Exports a Keras classifier to SavedModel, TFLite, mobile and ONNX files, verifies each, writes a model card.
 
@@ -173,6 +176,11 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
         look: The dataset's look for photo preparation: `"auto"` (measured
             from the training or calibration images), a
             `keras_cnns.inference.photos.DatasetLook`, or None (none).
+        tta: None, or test-time augmentation's views (`"flip"`,
+            `"flip_shift"`; `keras_cnns.train.tta`): every file then averages
+            its answers over those views in one graph, and is verified
+            against the Keras model wrapped the same way; its latency counts
+            every view.
         name: Name in the card and the mobile files' metadata; default: the
             export folder's name.
         author: Author in the mobile files' metadata.
@@ -202,19 +210,21 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     ```
     """
     entries = check_formats(formats)
+    if tta is not None:
+        check_choice("tta", tta, tuple(TTA_VIEWS))
     out_dir = os.path.abspath(os.fspath(out_dir))
     check_replaceable(out_dir)  # Before any slow work.
     check_writable(out_dir)
     with sibling_lock(out_dir, what="export folder"):
         return _export(entries, out_dir, model, labels, normalization, representative_data, test_data,
                        calibration_size, verify, look, allow_flex_ops, num_threads, fold_normalization,
-                       min_quantized_agreement, max_quantized_accuracy_drop, measure_latency, name, author,
+                       min_quantized_agreement, max_quantized_accuracy_drop, measure_latency, tta, name, author,
                        license, command, verbose)
 
 
 def _export(entries, out_dir, model, labels, normalization, representative_data, test_data, calibration_size,
             verify, look, allow_flex_ops, num_threads, fold_normalization, min_quantized_agreement,
-            max_quantized_accuracy_drop, measure_latency, name, author, license, command, verbose):
+            max_quantized_accuracy_drop, measure_latency, tta, name, author, license, command, verbose):
     """`export_model` once its arguments are checked and its folder held."""
     source = resolve_source(
         model, labels=labels, normalization=normalization, representative_data=representative_data,
@@ -222,6 +232,8 @@ def _export(entries, out_dir, model, labels, normalization, representative_data,
         need_calibration=any(entry.needs_calibration for entry in entries),
         need_test=verify or any(entry.name.startswith("mobile") for entry in entries), look=look, verbose=verbose,
     )
+    if tta is not None:  # Every file, and the Keras model it is verified against, holds the views.
+        source = dataclasses.replace(source, model=with_test_time_augmentation(source.model, tta))
     options = dict(allow_flex_ops=allow_flex_ops, num_threads=num_threads, fold_normalization=fold_normalization,
                    min_quantized_agreement=min_quantized_agreement,
                    max_quantized_accuracy_drop=max_quantized_accuracy_drop, verify=verify,
@@ -243,6 +255,7 @@ def _export(entries, out_dir, model, labels, normalization, representative_data,
             normalization_folded=fold_normalization, output_activation=output_activation(source.model),
             look=source.look, calibration=context.temperature, keras_summary=report.keras, results=report.results,
             verification=report.verification, command=command, digests=file_digests(staging),
+            test_time_augmentation=tta_views_of(source.model),
         )
         write_model_card(staging, report.card)
     say("export", f"wrote {out_dir}\n{report.table()}", verbose)
@@ -306,8 +319,12 @@ def _write_and_check(context, entries, out_dir, verbose):
 
 
 def _fit_temperature(source, keras_outputs):
-    """The `Calibration` of a softmax classifier from held-out images, or None (logits, or no labels)."""
+    """The `Calibration` of a softmax classifier from held-out images, or None (logits, test-time
+    augmentation, or no labels)."""
     if source.test_labels is None or output_activation(source.model) not in _CALIBRATED_ACTIVATIONS:
+        return None
+    if tta_views_of(source.model) is not None:
+        # The mobile files scale each view's logits; an average of views has none to scale: no temperature.
         return None
     validation = None
     if source.validation is not None:

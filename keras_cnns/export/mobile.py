@@ -199,9 +199,17 @@ def convert_mobile(model, quantization, *, image_shape, look=None, normalization
 def calibrated_classifier(model, temperature=1.0):
     """`model` with its softmax taken at temperature `T`: `softmax(logits / T)`, the same weights.
 
+    A model wrapped in test-time augmentation stays wrapped: each view's
+    probabilities at `T`, averaged.
+
     Raises:
         ValueError: If the model does not end in a softmax over one vector.
     """
+    from keras_cnns.train.tta import tta_views_of, with_test_time_augmentation, wrapped_classifier
+
+    views = tta_views_of(model)
+    if views is not None:
+        return with_test_time_augmentation(calibrated_classifier(wrapped_classifier(model), temperature), views)
     logits_model = _logits_model(model)
     inputs = keras.Input(model.input_shape[1:], name="pixels")
     logits = logits_model(inputs)
@@ -232,16 +240,12 @@ def build_mobile_model(model, *, image_shape, look=None, normalization=None, tem
         ValueError: If the network's output is not one probability vector
             of a softmax (nothing to calibrate, nothing MediaPipe can show).
     """
-    logits_model = _logits_model(model)
+    network = calibrated_classifier(model, temperature)
     height, width = mobile_input_size(image_shape, look)
     inputs = keras.Input((height, width, 3), dtype="uint8", name="image")
     prepared = PhotoPreparation(image_shape, look=None if look is None else look.to_dict(),
                                 normalization=normalization, name="photo_preparation")(inputs)
-    logits = logits_model(prepared)
-    if temperature != 1.0:
-        logits = keras.layers.Rescaling(1.0 / float(temperature), name="temperature")(logits)
-    outputs = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
-    return keras.Model(inputs, outputs, name=name or f"{model.name}_mobile")
+    return keras.Model(inputs, network(prepared), name=name or f"{model.name}_mobile")
 
 
 def check_mobile_ready(model):
@@ -250,7 +254,7 @@ def check_mobile_ready(model):
     Raises:
         ValueError: Naming what the model outputs and what to change.
     """
-    _logits_model(model)
+    calibrated_classifier(model)
 
 
 def _logits_model(model):

@@ -185,7 +185,15 @@ def architecture_of(model, config=None):
 
 
 def output_activation(model):
-    """Name of the activation of the model's last layer (`"softmax"` for a classifier)."""
+    """Name of the activation of the model's last layer (`"softmax"` for a classifier).
+
+    A model wrapped in test-time augmentation averages its classifier's
+    outputs: probabilities stay probabilities, so it is its classifier's.
+    """
+    from keras_cnns.train.tta import tta_views_of, wrapped_classifier
+
+    if tta_views_of(model) is not None:
+        return output_activation(wrapped_classifier(model))
     activation = getattr(model.layers[-1], "activation", None)
     return getattr(activation, "__name__", "linear") if activation is not None else "linear"
 

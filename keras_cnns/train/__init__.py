@@ -20,6 +20,7 @@ Modules:
 * `distributed`: `ProcessCluster`, one run shared by several processes (JAX).
 * `metrics` and `plots`: test metrics and figures.
 * `trainer`: `train`, `evaluate`, `RunResult`.
+* `tta`: test-time augmentation, a model wrapper (`with_test_time_augmentation`).
 
 Importing this package registers the custom schedules and loss with Keras, so
 `keras.saving.load_model` can read the `.keras` files it writes.
@@ -29,7 +30,7 @@ from keras_cnns._lazy import lazy_exports
 
 _EXPORTS = {
     "atomic": ("atomic_path", "save_model", "write_json"),
-    "callbacks": ("DivergenceGuard", "EpochStats", "RunCheckpoint"),
+    "callbacks": ("DivergenceGuard", "EpochStats", "RunCheckpoint", "WeightAveraging"),
     "config": ("FAMILY_RECIPES", "GENERIC_RECIPE", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "default_config"),
     "distributed": ("ProcessCluster",),
     "errors": ("RunConfigMismatchError", "TrainingDiverged"),
@@ -44,6 +45,7 @@ _EXPORTS = {
         "RunResult", "build_compiled_model", "build_model", "compile_model", "evaluate", "load_best_model",
         "train",
     ),
+    "tta": ("TTA_VIEWS", "with_test_time_augmentation"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(name for names in _EXPORTS.values() for name in names)

@@ -1,8 +1,9 @@
 """Callbacks of the training loop: timing, divergence guard, checkpoints and backups.
 
-They run in the order `EpochStats`, `DivergenceGuard`, `RunCheckpoint`, so
-an epoch's timings reach the history and a diverged epoch never reaches a
-checkpoint.
+They run in the order `EpochStats`, `DivergenceGuard`, `WeightAveraging`
+(with `ema_decay`), `RunCheckpoint`, so an epoch's timings reach the
+history, a diverged epoch never reaches a checkpoint, and the checkpoint
+holds the averaged weights.
 """
 
 import math
@@ -94,6 +95,26 @@ class DivergenceGuard(keras.callbacks.Callback):
             "warm-up or add batch norm, and start again in a new out_dir (or with "
             "overwrite=True)."
         )
+
+
+class WeightAveraging(keras.callbacks.SwapEMAWeights):
+    """Puts the optimizer's moving average of the weights in the model for validation and checkpoints.
+
+    Keras' `SwapEMAWeights(swap_on_epoch=True)`: the model trains on its own
+    weights, and between epochs (validation, `RunCheckpoint`, and after the
+    last epoch) holds the average, with its own weights kept in the
+    optimizer's average slots. A backup is therefore written swapped; a run
+    that resumes from one passes `resumed=True`, so that the first epoch
+    swaps back before training on.
+
+    Args:
+        resumed: The model was restored from a backup written by a run with
+            this callback.
+    """
+
+    def __init__(self, resumed=False):
+        super().__init__(swap_on_epoch=True)
+        self._ema_weights_in_model = bool(resumed)
 
 
 class RunCheckpoint(keras.callbacks.Callback):

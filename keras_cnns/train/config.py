@@ -25,6 +25,12 @@ RESERVED_MODEL_KWARGS = ("input_shape", "classes", "input_tensor", "include_top"
 LOCATION_FIELDS = ("out_dir", "data_dir")
 RUNS_ROOT = "runs"
 DEFAULT_WARMUP_EPOCHS = 2
+# Test-time augmentation's views (keras_cnns.train.tta), each (flip, (dy, dx)): the image and its mirror
+# image; and those two also moved one pixel up-left and one down-right.
+TTA_VIEWS = {
+    "flip": ((False, (0, 0)), (True, (0, 0))),
+    "flip_shift": tuple((flip, shift) for shift in ((0, 0), (-1, -1), (1, 1)) for flip in (False, True)),
+}
 
 # Starting points per model family (see `default_config`); not tuned results.
 # "sgd" is SGD with Nesterov momentum 0.9.
@@ -75,6 +81,13 @@ class TrainConfig:
         warmup_epochs: Epochs of linear warm-up (may be fractional); default
             `min(2, epochs / 5)`.
         label_smoothing: Label smoothing of the cross-entropy, in `[0, 1)`.
+        ema_decay: None, or the decay in `(0, 1)` of an exponential moving
+            average of the weights (Keras' `use_ema`; e.g. 0.99, about the
+            last 100 steps): validation, `best.keras` and the test accuracy
+            then use the averaged weights (`callbacks.WeightAveraging`).
+        whiten_first_conv: Before the first epoch, set the network's first
+            convolution to whiten the patches of 5,000 training images
+            (`keras_cnns.train.whitening`); it trains on from there.
         mixed_precision: `"auto"` (mixed_float16 only where a GPU is
             present), `"on"` (mixed_float16), `"bfloat16"` (mixed_bfloat16:
             for CPUs with bfloat16 instructions, e.g. AVX512_BF16 or AMX, and
@@ -122,6 +135,8 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup_epochs: object = None
     label_smoothing: float = 0.1
+    ema_decay: object = None
+    whiten_first_conv: bool = False
     mixed_precision: str = "auto"
     jit_compile: object = "auto"
     seed: int = 0
@@ -149,6 +164,12 @@ class TrainConfig:
         check_number("weight_decay", self.weight_decay, low=0, example="5e-4, or 0 for none")
         check_number("label_smoothing", self.label_smoothing, low=0, high=1,
                       example="0.1, or 0 for none")
+        if self.ema_decay is not None:
+            check_number("ema_decay", self.ema_decay, low=0, low_inclusive=False,
+                         example="0.99 (about the last 100 steps), or None for no averaging")
+            if not self.ema_decay < 1:
+                raise ValueError(f"ema_decay must be below 1 (1 would never move the average); received "
+                                 f"{self.ema_decay!r}. Pass for example 0.99, or None for no averaging.")
         check_number("validation_split", self.validation_split, low=0, high=1,
                       example="0.1, or 0 for no validation split")
         if self.warmup_epochs is None:
@@ -162,6 +183,8 @@ class TrainConfig:
         self.classes = _checked_classes(self.classes)
         self.model_kwargs = _checked_model_kwargs(self.model_kwargs)
         self.image_size = _checked_image_size(self.image_size)
+        if not isinstance(self.whiten_first_conv, bool):
+            raise ValueError(f"whiten_first_conv must be True or False; received {self.whiten_first_conv!r}.")
         if not isinstance(self.skip_bad_files, bool):
             raise ValueError(
                 f"skip_bad_files must be True or False; received {self.skip_bad_files!r}."

@@ -76,11 +76,13 @@ def build_optimizer(config, steps_per_epoch):
         A `keras.optimizers.Optimizer`, not yet built.
     """
     schedule = build_schedule(config, steps_per_epoch)
+    # Keras keeps the moving average of the weights in the optimizer (callbacks.WeightAveraging swaps it in).
+    averaging = {} if config.ema_decay is None else {"use_ema": True, "ema_momentum": config.ema_decay}
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=SGD_MOMENTUM, nesterov=True)
+        return keras.optimizers.SGD(schedule, momentum=SGD_MOMENTUM, nesterov=True, **averaging)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(schedule)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+        return keras.optimizers.Adam(schedule, **averaging)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, **averaging)
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
     return optimizer
 

@@ -21,6 +21,7 @@ import math
 import os
 
 import keras
+import numpy as np
 
 from keras_cnns.data import (
     bundle_from_arrays,
@@ -34,7 +35,9 @@ from keras_cnns import saving
 from keras_cnns.locking import folder_lock
 from keras_cnns.train import atomic, distributed
 from keras_cnns.interrupts import stop_on_request_callback
-from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint
+from keras_cnns.train.tta import with_test_time_augmentation
+from keras_cnns.train.whitening import whiten_first_convolution
+from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint, WeightAveraging
 from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig, config_differences, with_field_defaults
 from keras_cnns.train.errors import RunConfigMismatchError
 from keras_cnns.train.metrics import classification_metrics
@@ -50,6 +53,8 @@ from keras_cnns.console import say
 
 logger = logging.getLogger(__name__)
 MIXED_PRECISION_POLICY = "mixed_float16"
+# Training images whose patches set the first convolution with whiten_first_conv.
+WHITENING_IMAGES = 5000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,9 +189,13 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
     steps_per_epoch = math.floor(batches) if cluster is not None else math.ceil(batches)
     with _training_scope(cluster):
         model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy, model_builder=model_builder)
+        if config.whiten_first_conv and state is None:  # A resumed run restores its trained first layer.
+            whiten_first_convolution(model, _sample_images(bundle.train, WHITENING_IMAGES))
         checkpoint = _start_or_resume(layout, config, model, state, chief, bundle, strategy=strategy,
                                       verbose=verbose)
         run_callbacks = [EpochStats(), DivergenceGuard(config.epochs, run_dir=layout.root)]
+        if config.ema_decay is not None:  # Before the checkpoint, which then saves the averaged weights.
+            run_callbacks.append(WeightAveraging(resumed=state is not None))
         if chief:  # Only the chief writes; every process runs the same epochs.
             run_callbacks += [checkpoint, keras.callbacks.TensorBoard(log_dir=layout.tensorboard)]
         if start_epoch < config.epochs:
@@ -203,6 +212,17 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
         f"(best.keras, epoch {checkpoint.best_epoch + 1}).", verbose)
     return RunResult(out_dir=layout.root, config=config, metrics=metrics, history=checkpoint.history_rows,
                      resumed_from_epoch=resumed)
+
+
+def _sample_images(dataset, count):
+    """Up to `count` images of a batched `(images, labels)` dataset, as a numpy array."""
+    images, total = [], 0
+    for batch, _ in dataset:
+        images.append(keras.ops.convert_to_numpy(batch))
+        total += len(images[-1])
+        if total >= count:
+            break
+    return np.concatenate(images)[:count]
 
 
 def fit_passes(model, train, steps_per_epoch, *, validation_data=None, epochs, initial_epoch=0, callbacks=(),
@@ -258,7 +278,7 @@ def _start_or_resume(layout, config, model, state, chief, bundle, *, strategy, v
     )
 
 
-def evaluate(run_dir_or_model_path, dataset=None, verbose=0):
+def evaluate(run_dir_or_model_path, dataset=None, verbose=0, tta=None):
     """Reloads a run's `best.keras` and computes its test metrics again.
 
     Args:
@@ -270,6 +290,9 @@ def evaluate(run_dir_or_model_path, dataset=None, verbose=0):
             model's input) or a `tf.data.Dataset` of `(images, labels)`
             prepared like the training data.
         verbose: 1 shows a progress bar over the test batches.
+        tta: None, or a name of `keras_cnns.train.tta.TTA_VIEWS` (`"flip"`,
+            `"flip_shift"`): evaluate the model wrapped in test-time
+            augmentation, as `export_model(..., tta=...)` would ship it.
 
     Returns:
         Dict as in `metrics.json`'s test part: `test_accuracy`, `test_loss`,
@@ -290,10 +313,13 @@ def evaluate(run_dir_or_model_path, dataset=None, verbose=0):
     model_path, saved_metrics = saved.model_path, saved.metrics
     config = TrainConfig.from_dict(saved.config) if saved.config else None
     model = load_best_model(model_path)
+    if tta is not None:
+        model = with_test_time_augmentation(model, tta)
     test, class_names = _evaluation_split(dataset, config, saved_metrics, model)
     loss = build_loss(config.label_smoothing) if config is not None else None
     metrics = classification_metrics(model, test, class_names, loss=loss, verbose=verbose)
     metrics["model_path"] = model_path
+    metrics["test_time_augmentation"] = tta
     return metrics
 
 
