@@ -5,6 +5,7 @@ active backend for gradients its own way.
 """
 
 import keras
+import pytest
 import numpy as np
 
 import keras_cnns
@@ -17,14 +18,24 @@ BACKEND_REPRESENTATIVES = ("lenet5", "alexnet", "vgg11", "vgg11_bn", "resnet18",
                            "googlenet", "nin", "allconv")
 
 
-def models_to_check():
-    """Every registered model on TensorFlow; on another backend, `BACKEND_REPRESENTATIVES`."""
+# The deepest variants of a family whose shallower ones every check covers: their slowest checks (builds
+# and gradients of 100+ layers, 20-35 s each) run with `-m heavy`.
+DEEPEST = ("resnet101", "resnet152")
+
+
+def models_to_check(deepest_heavy=False):
+    """Every registered model on TensorFlow; on another backend, `BACKEND_REPRESENTATIVES`.
+
+    With `deepest_heavy`, the `DEEPEST` models come marked `heavy` (selected with `-m heavy`).
+    """
     names = keras_cnns.list_models()
-    if keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() != "tensorflow":
+        missing = sorted(set(BACKEND_REPRESENTATIVES) - set(names))
+        assert not missing, f"BACKEND_REPRESENTATIVES names unregistered models: {missing}"
+        names = [name for name in names if name in BACKEND_REPRESENTATIVES]
+    if not deepest_heavy:
         return names
-    missing = sorted(set(BACKEND_REPRESENTATIVES) - set(names))
-    assert not missing, f"BACKEND_REPRESENTATIVES names unregistered models: {missing}"
-    return [name for name in names if name in BACKEND_REPRESENTATIVES]
+    return [pytest.param(name, marks=pytest.mark.heavy) if name in DEEPEST else name for name in names]
 
 
 def small_config(name, channels=3, classes=5):

@@ -8,16 +8,19 @@ import sys
 import pytest
 from conftest import run_cli
 
-pytestmark = pytest.mark.zoo
+# Marked zoo (run on JAX and PyTorch too): the commands that build, train or load a network. Argument
+# handling is the same on every backend and runs on TensorFlow only.
 
 
 
+@pytest.mark.zoo
 def test_models_table():
     result = run_cli("models", "resnet2*")
     assert result.returncode == 0, result.stderr
     assert "resnet20" in result.stdout and "271,098" in result.stdout and "resnet50" not in result.stdout
 
 
+@pytest.mark.zoo
 def test_summary_and_its_error():
     result = run_cli("summary", "lenet5")
     assert result.returncode == 0, result.stderr
@@ -27,6 +30,7 @@ def test_summary_and_its_error():
     assert "at least 32x32" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.zoo
 def test_every_command_has_help_with_an_example():
     for command in ["models", "summary", "tour", "train", "evaluate", "export", "predict", "tune", "visualize",
                     "finetune", "recipes"]:
@@ -34,6 +38,7 @@ def test_every_command_has_help_with_an_example():
         assert result.returncode == 0 and "Example: keras-cnns" in result.stdout
 
 
+@pytest.mark.zoo
 def test_visualize_offers_exactly_the_kinds_the_library_draws():
     from keras_cnns.inspect import KINDS, figures
 
@@ -47,12 +52,14 @@ def _subcommand(name):
     return build_parser()._subparsers._group_actions[0].choices[name]
 
 
+@pytest.mark.zoo
 def test_tour_builds_the_chosen_networks():
     result = run_cli("tour", "resnet3?")
     assert result.returncode == 0, result.stderr
     assert "Built 2 networks" in result.stdout and "466,426" in result.stdout
 
 
+@pytest.mark.zoo
 def test_train_then_evaluate_end_to_end(tmp_path):
     out = tmp_path / "run"
     result = run_cli("train", "lenet5", "--dataset", "digits", "--epochs", "3", "--batch-size", "64",

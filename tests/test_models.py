@@ -18,11 +18,13 @@ from tests.model_checks import (
 
 pytestmark = pytest.mark.zoo
 ALL_MODELS = models_to_check()
+# For the two slowest checks: ResNet-101 and -152 there with -m heavy (ResNet-18, -50 and the CIFAR ones always).
+ALL_MODELS_DEEPEST_HEAVY = models_to_check(deepest_heavy=True)
 SMALL_DEFAULTS = [n for n in ALL_MODELS if keras_cnns.model_info(n).default_input_shape[0] <= 32]
 IMAGENET_SIZE = [n for n in ALL_MODELS if n not in SMALL_DEFAULTS]
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
 def test_model_at_minimum_size(name, tmp_path):
     """Builds at its minimum size; right output shape, finite, every weight
     gets a gradient, config round trip and .keras round trip.
@@ -88,7 +90,7 @@ def test_one_and_three_channel_inputs(name, channels):
     assert model.predict(random_images(kwargs["input_shape"]), verbose=0).shape == (2, 5)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
 def test_fully_convolutional_head_takes_larger_inputs(name):
     """A network built (and trained) at one size runs at twice that size with
     the same weights, and without pooling yields a map of class scores."""

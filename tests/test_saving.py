@@ -13,7 +13,7 @@ import keras_cnns
 from keras_cnns.train import default_config
 from keras_cnns.train.trainer import compile_model
 
-pytestmark = pytest.mark.zoo
+# Marked zoo (run on JAX and PyTorch too): loading in a fresh process on that backend, and the light import.
 
 
 def _python(code):
@@ -34,6 +34,7 @@ def saved(tmp_path_factory):
     return path, model.predict(x, verbose=0)
 
 
+@pytest.mark.zoo
 @pytest.mark.parametrize("imports", ["import keras_cnns", "import keras_cnns.saving"])
 def test_a_saved_model_loads_in_a_fresh_process(saved, imports):
     path, expected = saved
@@ -54,6 +55,7 @@ def test_without_the_package_keras_cannot_read_its_layers(saved):
     assert done.returncode != 0 and "ZeroPadShortcut" in done.stderr
 
 
+@pytest.mark.zoo
 def test_importing_the_package_loads_neither_keras_nor_tensorflow():
     done = _python("import sys, keras_cnns, keras_cnns.inference, keras_cnns.cli\n"
                    "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
