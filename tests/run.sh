@@ -28,7 +28,8 @@ fi
 export TF_CPP_MIN_LOG_LEVEL=3
 PYTEST=(.venv/bin/python -m pytest -q -p no:cacheprovider -n 2)
 echo "== pytest on the TensorFlow backend"
-KERAS_BACKEND=tensorflow "${PYTEST[@]}" "$@"
+# Three workers on two cores: many of these tests wait on processes they started.
+KERAS_BACKEND=tensorflow "${PYTEST[@]}" -n 3 "$@"
 echo "== model-zoo tests on the JAX backend"
 KERAS_BACKEND=jax "${PYTEST[@]}" -m "zoo and not heavy" "$@"
 if .venv/bin/python -c "import torch" 2>/dev/null; then

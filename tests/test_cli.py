@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_main
 
 # Marked zoo (run on JAX and PyTorch too): the commands that build, train or load a network. Argument
 # handling is the same on every backend and runs on TensorFlow only.
@@ -106,19 +106,14 @@ def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path):
     assert config["validation_split"] == 0 and metrics["num_val"] == 0 and metrics["num_train"] == 300
 
 
-def test_train_without_a_model_or_recipe_says_what_to_give(tmp_path):
-    result = run_cli("train", "--dataset", "digits")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "needs a model name or a --recipe" in result.stderr and "keras-cnns recipes" in result.stderr
-    result = run_cli("train", "--recipe", "fashion_mnist_1min")
-    assert result.returncode == 2 and "fashion_mnist_quick" in result.stderr
-    result = run_cli("train", "lenet5", "--dataset", "digits", "--validation-split", "1")
-    assert result.returncode == 2 and "--validation-split" in result.stderr and "Traceback" not in result.stderr
-    result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "big")
-    assert result.returncode == 2 and "expected SIZE or HEIGHT,WIDTH" in result.stderr
+def test_train_refuses_a_bad_image_size_and_leaves_nothing_behind(tmp_path, capsys):
+    """In this process (the other bad train arguments are rows of tests/test_cli_bad_input.py)."""
+    with pytest.raises(SystemExit) as refused:
+        run_main(capsys, "train", "lenet5", "--dataset", "digits", "--image-size", "big")
+    assert refused.value.code == 2 and "expected SIZE or HEIGHT,WIDTH" in capsys.readouterr().err
     out = tmp_path / "too-small"
-    result = run_cli("train", "lenet5", "--dataset", "digits", "--image-size", "16", "--out", str(out))
-    assert result.returncode == 2 and "lenet5 needs inputs of at least 32x32" in result.stderr
-    assert "Traceback" not in result.stderr
+    status, _, stderr = run_main(capsys, "train", "lenet5", "--dataset", "digits", "--image-size", "16",
+                                 "--out", out)
+    assert status == 2 and "lenet5 needs inputs of at least 32x32" in stderr and "Traceback" not in stderr
     # Nothing was left that would refuse the corrected command as "another configuration".
     assert not (out / "config.json").exists()
