@@ -129,10 +129,9 @@ class ImageView(layers.Layer):
                 pad = [[0, 0]] * 4
                 pad[axis] = [step, 0] if step > 0 else [0, -step]
                 padded = ops.pad(images, pad, mode="reflect")
-                size = images.shape[axis]
-                start = 0 if step > 0 else -step
                 index = [slice(None)] * 4
-                index[axis] = slice(start, start + size)
+                # Back to the image's size without needing it (free in a network for any size).
+                index[axis] = slice(None, -step) if step > 0 else slice(-step, None)
                 images = padded[tuple(index)]
         return images
 

@@ -305,3 +305,26 @@ def test_a_ctrl_c_swallowed_on_its_way_still_stops_training():
                   callbacks=[SwallowedCtrlC(), interrupts.stop_on_request_callback()])
     assert batches == [0, 1, 2]
     interrupts.raise_if_requested()  # Cleared when the block ends.
+
+
+def test_messages_speak_in_flags_but_leave_paths_alone():
+    from keras_cnns.cli import build_parser
+    from keras_cnns.cli.flags import in_flags
+
+    message = in_flags("runs/out_dir/a and /data/skip_bad_files/b: out_dir must be new; pass skip_bad_files=True.",
+                       build_parser(), "train")
+    assert message == "runs/out_dir/a and /data/skip_bad_files/b: --out must be new; pass --skip-bad-files."
+
+
+def test_ctrl_c_under_overwrite_says_to_rerun_without_it(monkeypatch, capsys):
+    """Rerun as it was, --overwrite would clear the epochs done; the hint says to leave it out."""
+    import keras_cnns.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras_cnns.train, "train", interrupted)
+    status, _, stderr = run_main(capsys, "train", "lenet5", "--dataset", "digits", "--overwrite")
+    assert status == 130 and "Run it again without --overwrite to resume" in stderr
+    status, _, stderr = run_main(capsys, "train", "lenet5", "--dataset", "digits")
+    assert status == 130 and "Run the same command again to resume" in stderr

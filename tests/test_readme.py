@@ -12,6 +12,7 @@ holds, fails the test: the README cannot drift from the code unnoticed.
 """
 
 import dataclasses
+import importlib.util
 import os
 import re
 import shlex
@@ -180,8 +181,8 @@ def test_readme_followed_in_order(tmp_path, monkeypatch, capsys, fashion_mnist_s
             step = _step(PYTHON, code)
             if step.skip:
                 continue
-            if "import mediapipe" in code:
-                pytest.importorskip("mediapipe")
+            if "mediapipe" in code and importlib.util.find_spec("mediapipe") is None:
+                continue  # The mobile extra is missing: this block alone is left out, not the rest of the walk.
             for old, new in step.replace:
                 assert old in code, f"tests/test_readme.py replaces {old!r}, which the block no longer holds"
                 code = code.replace(old, new)

@@ -10,6 +10,7 @@ import keras_cnns
 from keras_cnns.layers import ImageView
 from keras_cnns.train import TrainConfig, evaluate, train, with_test_time_augmentation
 from keras_cnns.train.config import TTA_VIEWS
+from keras_cnns.train.trainer import load_bundle
 from keras_cnns.train.tta import tta_views_of
 
 from conftest import run_main
@@ -160,10 +161,16 @@ def test_the_averaged_weights_are_validated_saved_and_tested(tmp_path):
     # average).
     for epoch in (0, 1):
         assert max(np.abs(a - b).max() for a, b in zip(snapshots.in_model[epoch], snapshots.in_optimizer[epoch])) > 1e-3
+    for a, b in zip(snapshots.in_model[2], snapshots.in_optimizer[2]):
+        np.testing.assert_array_equal(a, b)
     saved = keras_cnns.saving.load_model(tmp_path / "run" / "best.keras")
     for variable, expected in zip(saved.trainable_variables, snapshots.in_model[result.metrics["best_epoch"]]):
         np.testing.assert_array_equal(variable.numpy(), expected)  # best.keras holds the average
     assert evaluate(tmp_path / "run")["test_accuracy"] == result.test_accuracy
+    # Validation chose that epoch on the averaged weights: best.keras scores its recorded validation accuracy.
+    saved.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    _, val_accuracy = saved.evaluate(load_bundle(result.config, verbose=0).val, verbose=0)
+    assert val_accuracy == pytest.approx(result.metrics["best_value"], abs=1e-6)
 
 
 def test_a_resumed_run_trains_on_its_own_weights_and_keeps_its_average(tmp_path):
@@ -225,3 +232,35 @@ def test_a_run_starts_from_a_whitened_first_convolution(tmp_path):
     assert np.abs(whitened.kernel).max() > 5 * np.abs(plain.kernel).max()  # 1/sqrt(eigenvalue) scaled filters
     with pytest.raises(ValueError, match="whiten_first_conv must be True or False; received 'yes'"):
         ema_config(tmp_path, whiten_first_conv="yes")
+
+
+def test_the_views_of_a_network_for_any_size(tmp_path):
+    """Shifts crop back without knowing the size: a fully-convolutional network keeps taking any size."""
+    keras.utils.set_random_seed(0)
+    any_size = keras_cnns.get_model("lenet5", head="conv", pooling="avg", input_shape=(None, None, 1), classes=4)
+    wrapped = with_test_time_augmentation(any_size, "flip_shift")
+    for size in (32, 40):
+        images = np.random.default_rng(size).normal(size=(2, size, size, 1)).astype("float32")
+        expected = np.mean([any_size.predict(numpy_view(images, flip, shift), verbose=0)
+                            for flip, shift in TTA_VIEWS["flip_shift"]], axis=0)
+        np.testing.assert_allclose(wrapped.predict(images, verbose=0), expected, atol=1e-6)
+
+
+def test_whitening_estimated_from_a_sample_of_the_patches(digits_arrays):
+    """Beyond MAX_PATCHES the covariance comes from patches drawn at random, and still whitens them all."""
+    from keras_cnns.train import whitening
+
+    _, images, _, _, _ = digits_arrays
+    images = images[:500]
+    sample = whitening._patches(images, (2, 2), limit=20_000)
+    every = whitening._patches(images, (2, 2))
+    assert sample.shape == (20_000, 4) and every.shape == (500 * 31 * 31, 4)
+    assert {tuple(row) for row in sample[:50]} <= {tuple(row) for row in every}  # Real patches.
+    original = whitening.MAX_PATCHES
+    try:
+        whitening.MAX_PATCHES = 20_000
+        kernel, bias, _ = whitening.patch_whitening_kernel(images, (2, 2), 4, epsilon=1e-12)
+    finally:
+        whitening.MAX_PATCHES = original
+    covariance = np.cov(every @ kernel.reshape(4, 4) + bias, rowvar=False)
+    np.testing.assert_allclose(covariance, np.eye(4), atol=0.05)

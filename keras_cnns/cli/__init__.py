@@ -59,6 +59,8 @@ def main(argv=None):
             return args.run(args)
     except KeyboardInterrupt:
         resume = getattr(args, "resume_hint", "")
+        if resume and getattr(args, "overwrite", False):  # The same command would clear what was done.
+            resume = resume.replace("Run the same command again", "Run it again without --overwrite")
         print(f"\nkeras-cnns {args.command}: interrupted.{resume}", file=sys.stderr)
         return INTERRUPTED
     except (ValueError, RuntimeError, OSError) as error:  # What a user can fix: arguments, files, folders.

@@ -41,11 +41,11 @@ def in_flags(message, parser, command):
         return flag if value == "True" else f"{flag} {value}"
 
     flag_of = lambda match: options[match.group(1)]  # noqa: E731
-    message = re.sub(rf"(?<![\w.-])({pattern})=(True|-?[\w.,\[\]'/-]+)", assignment, message)
-    message = re.sub(rf"(?<![\w.-])({pattern})(?= must be| may )", flag_of, message)
+    message = re.sub(rf"(?<![\w./\\-])({pattern})=(True|-?[\w.,\[\]'/-]+)", assignment, message)
+    message = re.sub(rf"(?<![\w./\\-])({pattern})(?= must be| may )", flag_of, message)
     # Other mentions of a name with an underscore (out_dir, skip_bad_files): a code name, never an English word.
     code_names = "|".join(re.escape(name) for name in names if "_" in name)
-    return re.sub(rf"(?<![\w.`'-])({code_names})(?![\w=`'(])", flag_of, message) if code_names else message
+    return re.sub(rf"(?<![\w.`'/\\-])({code_names})(?![\w=`'(/\\])", flag_of, message) if code_names else message
 
 
 def _options(parser, command):

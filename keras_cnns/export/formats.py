@@ -419,7 +419,9 @@ def _mobile_metadata(context, quantization, input_size):
                      f"keras_cnns. Give it an RGB image as it is (uint8, any size: MediaPipe resizes it to "
                      f"{height}x{width}; a square image keeps the object's proportions). The graph does the rest: "
                      f"{preparation}, grayscale and normalization as in training. The output is "
-                     f"{classes} class probabilities, calibrated (temperature {context.temperature_value:.3g})."),
+                     f"{classes} class probabilities, "
+                     + (f"calibrated (temperature {context.temperature_value:.3g})." if context.temperature is not None
+                        else "not calibrated (no temperature was fitted).")),
         version=facts["version"],
         author=facts["author"],
         license=facts["license"],

@@ -105,7 +105,9 @@ class WeightAveraging(keras.callbacks.SwapEMAWeights):
     last epoch) holds the average, with its own weights kept in the
     optimizer's average slots. A backup is therefore written swapped; a run
     that resumes from one passes `resumed=True`, so that the first epoch
-    swaps back before training on.
+    swaps back before training on. Only trainable variables are averaged
+    (Keras' `use_ema`): batch-norm statistics stay those of the trained
+    weights.
 
     Args:
         resumed: The model was restored from a backup written by a run with

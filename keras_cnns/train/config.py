@@ -85,6 +85,8 @@ class TrainConfig:
             average of the weights (Keras' `use_ema`; e.g. 0.99, about the
             last 100 steps): validation, `best.keras` and the test accuracy
             then use the averaged weights (`callbacks.WeightAveraging`).
+            Keras averages the trainable variables only: batch-norm
+            statistics are those gathered with the trained weights.
         whiten_first_conv: Before the first epoch, set the network's first
             convolution to whiten the patches of 5,000 training images
             (`keras_cnns.train.whitening`); it trains on from there.

@@ -235,7 +235,8 @@ def fit_passes(model, train, steps_per_epoch, *, validation_data=None, epochs, i
     autotuning thread (11-15 s with the CPU idle, in a third to a half of the
     epochs; BENCHMARKS.md, "Stalled epochs"). The pipeline shuffles itself.
     """
-    callbacks = [stop_on_request_callback(), *callbacks]  # A Ctrl-C swallowed on its way still stops.
+    # A Ctrl-C swallowed on its way still stops; last, so that a finished epoch is checkpointed first.
+    callbacks = [*callbacks, stop_on_request_callback()]
     return model.fit(train.repeat(), steps_per_epoch=steps_per_epoch, validation_data=validation_data,
                      epochs=epochs, initial_epoch=initial_epoch, shuffle=False, callbacks=callbacks,
                      verbose=verbose)

@@ -26,6 +26,9 @@ import numpy as np
 
 # Added to the eigenvalues: the flattest directions of the patches (noise, JPEG blocks) are not blown up.
 EPSILON = 5e-4
+# Patches the covariance is estimated from at most (drawn at random beyond that): a few hundred MB at most,
+# where every patch of 5,000 photo-sized images would take tens of GB.
+MAX_PATCHES = 500_000
 
 
 def patch_whitening_kernel(images, kernel_size, filters, epsilon=EPSILON):
@@ -43,12 +46,10 @@ def patch_whitening_kernel(images, kernel_size, filters, epsilon=EPSILON):
         are zero here and keep their initial values in
         `whiten_first_convolution`).
     """
-    images = np.asarray(images, np.float64)
+    images = np.asarray(images, np.float32)
     if images.ndim != 4:
         raise ValueError(f"images must be a batch (N, height, width, channels); received shape {images.shape}.")
-    kh, kw = kernel_size
-    windows = np.lib.stride_tricks.sliding_window_view(images, (kh, kw), axis=(1, 2))  # (N, H', W', C, kh, kw)
-    patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * images.shape[-1])
+    patches = _patches(images, kernel_size)
     mean = patches.mean(axis=0)
     patches = patches - mean
     eigenvalues, eigenvectors = np.linalg.eigh(patches.T @ patches / len(patches))
@@ -59,11 +60,30 @@ def patch_whitening_kernel(images, kernel_size, filters, epsilon=EPSILON):
     if filters > dimension:
         rows.append(-whitening[:min(filters - dimension, dimension)])
     rows = np.concatenate(rows)
+    kh, kw = kernel_size
     kernel = np.zeros((kh, kw, images.shape[-1], filters))
     kernel[..., :len(rows)] = rows.reshape(len(rows), kh, kw, images.shape[-1]).transpose(1, 2, 3, 0)
     bias = np.zeros(filters)
     bias[:len(rows)] = -(rows @ mean)
     return kernel.astype("float32"), bias.astype("float32"), len(rows)
+
+
+def _patches(images, kernel_size, limit=None, seed=0):
+    """`(P, kh * kw * C)` float64 patches of `images`: all of them, or `limit` (`MAX_PATCHES`) drawn at random."""
+    limit = MAX_PATCHES if limit is None else limit
+    kh, kw = kernel_size
+    count, height, width, channels = images.shape
+    rows, columns = height - kh + 1, width - kw + 1
+    total = count * rows * columns
+    if total <= limit:
+        windows = np.lib.stride_tricks.sliding_window_view(images, (kh, kw), axis=(1, 2))  # (N, H', W', C, kh, kw)
+        return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * channels).astype(np.float64)
+    chosen = np.random.default_rng(seed).choice(total, limit, replace=False)
+    image, position = np.divmod(chosen, rows * columns)
+    top, left = np.divmod(position, columns)
+    patches = images[image[:, None, None], (top[:, None] + np.arange(kh))[:, :, None],
+                     (left[:, None] + np.arange(kw))[:, None, :]]  # (P, kh, kw, C)
+    return patches.reshape(limit, kh * kw * channels).astype(np.float64)
 
 
 def first_convolution(model):
