@@ -1,5 +1,6 @@
 """Test-time augmentation (keras_cnns.train.tta): the views, the wrapper, and evaluate and export with it."""
 
+import importlib.util
 import json
 
 import keras
@@ -104,6 +105,8 @@ def test_an_export_with_test_time_augmentation_holds_the_views_in_every_file(dig
     report = export_model(digits_run.out_dir, tmp_path / "tta", formats=("float32", "int8", "mobile_float32"),
                           tta="flip", min_quantized_agreement=None, max_quantized_accuracy_drop=None)
     assert report["float32"].passed and report["mobile_float32"].passed  # Against the wrapped Keras model.
+    if importlib.util.find_spec("mediapipe") is not None:  # The mobile extra: what verified it is the phone's client.
+        assert report["mobile_float32"].details["runtime"].startswith("MediaPipe")
     assert report["float32"].latency_ms is not None
     card = json.loads((tmp_path / "tta" / "model_card.json").read_text())
     assert card["test_time_augmentation"] == "flip"

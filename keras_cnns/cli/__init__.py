@@ -58,9 +58,10 @@ def main(argv=None):
                 import_keras_quietly()
             return args.run(args)
     except KeyboardInterrupt:
-        resume = getattr(args, "resume_hint", "")
-        if resume and getattr(args, "overwrite", False):  # The same command would clear what was done.
-            resume = resume.replace("Run the same command again", "Run it again without --overwrite")
+        resume = ""
+        if getattr(args, "resume_hint", None):  # With --overwrite, the same command would clear what was done.
+            again = "Run it again without --overwrite" if getattr(args, "overwrite", False) else "Run the same command again"
+            resume = f" {again} to {args.resume_hint}."
         print(f"\nkeras-cnns {args.command}: interrupted.{resume}", file=sys.stderr)
         return INTERRUPTED
     except (ValueError, RuntimeError, OSError) as error:  # What a user can fix: arguments, files, folders.

@@ -111,4 +111,4 @@ def register(commands):
                           help="leave out the corrupt and non-image files of an image folder")
     finetune.add_argument("--out", help="fine-tuning directory (default: runs/finetune-SOURCE-DATASET)")
     finetune.add_argument("--overwrite", action="store_true", help="start over in an existing directory")
-    finetune.set_defaults(run=_command_finetune, resume_hint=" Run the same command again to resume it.")
+    finetune.set_defaults(run=_command_finetune, resume_hint="resume it")

@@ -157,8 +157,7 @@ def register(commands):
     cluster.add_argument("--num-processes", type=int, help="number of processes in the job")
     cluster.add_argument("--process-id", type=int,
                          help="this process's id, 0 to N-1; process 0 writes the run directory")
-    train.set_defaults(run=_command_train, resume_hint=" Run the same command again to resume from the last "
-                       "completed epoch.")
+    train.set_defaults(run=_command_train, resume_hint="resume from the last completed epoch")
 
     recipes = commands.add_parser(
         "recipes", help="list the named training recipes",

@@ -216,13 +216,8 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
 
 def _sample_images(dataset, count):
     """Up to `count` images of a batched `(images, labels)` dataset, as a numpy array."""
-    images, total = [], 0
-    for batch, _ in dataset:
-        images.append(keras.ops.convert_to_numpy(batch))
-        total += len(images[-1])
-        if total >= count:
-            break
-    return np.concatenate(images)[:count]
+    images, _ = next(iter(dataset.unbatch().take(count).batch(count)))
+    return keras.ops.convert_to_numpy(images)
 
 
 def fit_passes(model, train, steps_per_epoch, *, validation_data=None, epochs, initial_epoch=0, callbacks=(),
