@@ -5,11 +5,15 @@ this machine's drifting step times; see BENCHMARKS.md).
     .venv/bin/python benchmarks/bench_step_time.py pool_padding
     .venv/bin/python benchmarks/bench_step_time.py batch_size
     KERAS_BACKEND=jax .venv/bin/python benchmarks/bench_step_time.py batch_size
+    .venv/bin/python benchmarks/bench_step_time.py precision
 
 * `pool_padding`: the main job's quarter-width VGG-11 at 32x32 ("valid"
   pooling) against 28x28 (`pool_padding="same"`), batch 256.
 * `batch_size`: the longer recipe's ResNet-20 at 28x28, batch 128 against
   batch 256, and batch 256 under `mixed_bfloat16`.
+* `precision`: the main job's network (`fashion_mnist_quick`) at batch 256 in
+  float32 against `mixed_bfloat16` (what `mixed_precision="auto"` picks on a
+  CPU with bfloat16 instructions).
 
 Synthetic images, SGD with Nesterov momentum, `train_on_batch` after three
 warm-up steps. Prints each round's microseconds per image and the medians;
@@ -50,7 +54,14 @@ def candidates(comparison):
             "resnet20, batch 256": (resnet20, 256, "float32"),
             "resnet20, batch 256, mixed_bfloat16": (resnet20, 256, "mixed_bfloat16"),
         }
-    raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding or batch_size.")
+    if comparison == "precision":  # The main job's network (fashion_mnist_quick) in both precisions.
+        def quick():
+            return get_model("vgg11_bn", input_shape=(28, 28, 1), pool_padding="same", **VGG_KNOBS)
+        return {
+            "quick network, batch 256, float32": (quick, 256, "float32"),
+            "quick network, batch 256, mixed_bfloat16": (quick, 256, "mixed_bfloat16"),
+        }
+    raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size or precision.")
 
 
 def main(argv):

@@ -3,6 +3,8 @@
 import argparse
 import json
 
+from keras_cnns.train.config import TTA_VIEWS
+
 
 def parse_shape(text):
     """`HEIGHT,WIDTH,CHANNELS` as a tuple of three ints (an argparse type)."""
@@ -51,3 +53,21 @@ def json_object(flag, text, example):
     if not isinstance(value, dict):
         raise ValueError(f"{flag} must be a JSON object such as '{example}'; received {text!r}.")
     return value
+
+
+# `--tta` of evaluate and export: a view set, or "none"; left out, the run's own `TrainConfig.tta`.
+TTA_CHOICES = (*TTA_VIEWS, "none")
+
+
+def add_tta_option(parser, help_text):
+    """Adds `--tta {flip,flip_shift,none}`; `tta_setting(args.tta)` turns it into the library's `tta` argument."""
+    parser.add_argument("--tta", choices=TTA_CHOICES, default=None,
+                        help=f"{help_text}; none: the bare network (default: the run's own setting, "
+                             "`train --tta`)")
+
+
+def tta_setting(value):
+    """The `tta` argument of `evaluate` / `export_model` for a `--tta` value: None -> "run", "none" -> None."""
+    if value is None:
+        return "run"
+    return None if value == "none" else value

@@ -4,7 +4,7 @@ import shlex
 
 from keras_cnns.export import verify
 from keras_cnns.export.formats import DEFAULT_FORMATS, FORMATS
-from keras_cnns.train.config import TTA_VIEWS
+from keras_cnns.cli.args import add_tta_option, tta_setting
 
 FORMAT_NAMES = tuple(FORMATS)
 TFLITE_FORMAT_NAMES = [name for name, entry in FORMATS.items() if entry.file.endswith(".tflite")]
@@ -24,7 +24,7 @@ def _command_export(args):
         fold_normalization=args.fold_normalization,
         **quantized_tolerances(args),
         num_threads=args.threads,
-        tta=args.tta,
+        tta=tta_setting(args.tta),
         name=args.name,
         command=_export_command(args),
         verbose=1,
@@ -114,10 +114,9 @@ def register(commands):
     export.add_argument("--no-verify", action="store_true", help="skip running and comparing the files")
     add_quantized_tolerance_options(export)
     export.add_argument("--threads", type=int, help="LiteRT interpreter threads (default 1)")
-    export.add_argument("--tta", choices=tuple(TTA_VIEWS), default=None,
-                        help="test-time augmentation inside every file: average over the image and its mirror "
-                             "image (flip), and also one-pixel shifts of both (flip_shift); latency grows with "
-                             "the views")
+    add_tta_option(export, "test-time augmentation inside every file: average over the image and its mirror "
+                           "image (flip), and also one-pixel shifts of both (flip_shift); latency grows with "
+                           "the views")
     export.add_argument("--name", help="model name for the card (default: the folder name)")
     export.set_defaults(run=_command_export)
 

@@ -1,7 +1,7 @@
 """Commands about training: `train`, `recipes`, `evaluate`."""
 
-from keras_cnns.cli.args import parse_image_size
-from keras_cnns.train.config import OPTIMIZERS, SCHEDULES, TTA_VIEWS
+from keras_cnns.cli.args import TTA_CHOICES, add_tta_option, parse_image_size, tta_setting
+from keras_cnns.train.config import MIXED_PRECISION_MODES, OPTIMIZERS, SCHEDULES
 
 
 def _command_train(args):
@@ -20,6 +20,10 @@ def _command_train(args):
             "schedule": args.schedule,
             "label_smoothing": args.label_smoothing,
             "ema_decay": args.ema_decay,
+            "lookahead_steps": args.lookahead_steps,
+            "lr_batch_size": args.lr_batch_size,
+            "batch_norm_momentum": args.batch_norm_momentum,
+            "mixed_precision": args.mixed_precision,
             "seed": args.seed,
             "limit": args.limit,
             "validation_split": args.validation_split,
@@ -36,6 +40,10 @@ def _command_train(args):
         overrides["skip_bad_files"] = True
     if args.whiten_first_conv:
         overrides["whiten_first_conv"] = True
+    if args.dirac_init:
+        overrides["dirac_init"] = True
+    if args.tta is not None:
+        overrides["tta"] = None if args.tta == "none" else args.tta
     if args.model_kwargs:
         overrides["model_kwargs"] = json_object("--model-kwargs", args.model_kwargs, '{"width_multiplier": 0.5}')
     if args.recipe is not None:
@@ -92,7 +100,7 @@ def _command_recipes(args):
 def _command_evaluate(args):
     from keras_cnns.train import evaluate
 
-    metrics = evaluate(args.run_dir, verbose=1, tta=args.tta)
+    metrics = evaluate(args.run_dir, verbose=1, tta=tta_setting(args.tta))
     print(f"Test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f})")
     for name, accuracy in metrics["per_class_accuracy"].items():
         print(f"  {name:<14} {'-' if accuracy is None else f'{accuracy:.4f}'}")
@@ -120,14 +128,30 @@ def register(commands):
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--optimizer", choices=OPTIMIZERS)
-    train.add_argument("--lr", type=float, help="peak learning rate")
+    train.add_argument("--lr", type=float, help="peak learning rate (at --lr-batch-size, where one is set)")
+    train.add_argument("--lr-batch-size", type=int, metavar="SIZE",
+                       help="the batch size --lr is set for: other batch sizes scale it linearly (recipes set it)")
     train.add_argument("--weight-decay", type=float)
     train.add_argument("--schedule", choices=SCHEDULES)
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--ema-decay", type=float, metavar="DECAY",
                        help="keep a moving average of the weights (e.g. 0.99) and validate, save and test it")
+    train.add_argument("--lookahead-steps", type=int, metavar="K",
+                       help="Lookahead: every K steps move slow weights half-way to the trained ones and go on "
+                            "from them (e.g. 5)")
+    train.add_argument("--tta", choices=TTA_CHOICES,
+                       help="test-time augmentation of the run's model: its test accuracy, evaluate and export "
+                            "average over the image and its mirror image (flip), and one-pixel shifts "
+                            "(flip_shift); none: the bare network (default: the recipe's)")
     train.add_argument("--whiten-first-conv", action="store_true",
                        help="start the first convolution as a whitening of the training images' patches")
+    train.add_argument("--dirac-init", action="store_true",
+                       help="start every 3x3 convolution after the first as an identity map")
+    train.add_argument("--batch-norm-momentum", type=float, metavar="MOMENTUM",
+                       help="momentum of every batch-norm layer's moving statistics (e.g. 0.9 for short runs)")
+    train.add_argument("--mixed-precision", choices=MIXED_PRECISION_MODES,
+                       help="auto (default): float16 on a GPU, bfloat16 on a CPU with AVX512_BF16 or AMX "
+                            "(TensorFlow), else float32; off; on (float16); bfloat16")
     train.add_argument("--seed", type=int)
     train.add_argument("--limit", type=int, help="use only this many training images")
     train.add_argument("--validation-split", type=float, metavar="SHARE",
@@ -172,7 +196,6 @@ def register(commands):
         epilog="Example: keras-cnns evaluate runs/r20",
     )
     evaluate.add_argument("run_dir", help="a run directory written by `keras-cnns train`")
-    evaluate.add_argument("--tta", choices=tuple(TTA_VIEWS), default=None,
-                          help="test-time augmentation: average the answers over the image and its mirror image "
-                               "(flip), and also over one-pixel shifts of both (flip_shift)")
+    add_tta_option(evaluate, "test-time augmentation: average the answers over the image and its mirror image "
+                             "(flip), and also over one-pixel shifts of both (flip_shift)")
     evaluate.set_defaults(run=_command_evaluate)

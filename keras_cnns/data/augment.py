@@ -5,11 +5,19 @@ A recipe is a dict of strengths; each key turns on one layer:
 | key            | value                     | layer                                  |
 | -------------- | ------------------------- | -------------------------------------- |
 | `crop_padding` | int pixels, `>= 0`        | random crop after zero padding         |
-| `flip`         | bool or RandomFlip mode   | `RandomFlip("horizontal")` for `True`  |
+| `flip`         | bool, RandomFlip mode, or `"alternate"` | `RandomFlip("horizontal")` for `True`; see below for `"alternate"` |
 | `translation`  | float in `[0, 1)`         | `RandomTranslation(t, t)`              |
 | `rotation`     | float in `[0, 1)`         | `RandomRotation(r)` (fraction of 2 pi) |
 | `zoom`         | float in `[0, 1)`         | `RandomZoom(z)` (in and out)           |
 | `erasing`      | probability in `[0, 1]`   | `RandomErasing`                        |
+
+`"flip": "alternate"` mirrors each training image in every other epoch
+instead of at random (airbench, Jordan 2024): in the first epoch a random
+half of the images are mirrored, in the next the other half, and so on, so
+every two epochs show each image both ways, where random flips leave a
+quarter of the images unmirrored (or always mirrored) over any two epochs.
+It needs to know the epoch, so it is not a layer: the data pipeline does it
+(`keras_cnns.data.pipeline`), before the layers here.
 
 Layers run in the table's order and expect pixels in `[0, 255]` (the data
 pipeline augments before normalizing, so zero padding is black).
@@ -40,6 +48,7 @@ GENERIC_RECIPE = {"translation": 0.1, "zoom": 0.1}
 
 RECIPE_KEYS = ("crop_padding", "flip", "translation", "rotation", "zoom", "erasing")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+ALTERNATE_FLIPS = "alternate"
 _PIXEL_RANGE = (0, 255)
 
 
@@ -178,11 +187,16 @@ def _check_padding(key, value):
 
 
 def _check_flip(key, value):
-    if not isinstance(value, bool) and value not in _FLIP_MODES:
+    if not isinstance(value, bool) and value not in (*_FLIP_MODES, ALTERNATE_FLIPS):
         raise ValueError(
             f"Augmentation option {key!r} must be True, False or one of "
-            f"{list(_FLIP_MODES)}; received {value!r}."
+            f"{[*_FLIP_MODES, ALTERNATE_FLIPS]}; received {value!r}."
         )
+
+
+def alternates_flips(recipe):
+    """Whether a (validated) recipe asks for flips that alternate by epoch (`"flip": "alternate"`)."""
+    return bool(recipe) and recipe.get("flip") == ALTERNATE_FLIPS
 
 
 def _crop_padding_layer(padding, height, width, seed):
@@ -204,6 +218,8 @@ def _crop_padding_layer(padding, height, width, seed):
 
 
 def _flip_layer(flip, height, width, seed):
+    if flip == ALTERNATE_FLIPS:
+        return None  # The pipeline flips by epoch (`alternates_flips`).
     mode = "horizontal" if flip is True else flip
     return keras.layers.RandomFlip(mode=mode, seed=seed, name="augment_flip")
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from keras_cnns.data import folders, sources
 from keras_cnns.validation import check_positive_int
-from keras_cnns.data.augment import build_augmentation, resolve_recipe
+from keras_cnns.data.augment import alternates_flips, build_augmentation, resolve_recipe
 from keras_cnns.data.pipeline import make_pipeline
 from keras_cnns.data.preprocessing import (
     compute_normalization,
@@ -50,6 +50,12 @@ class DatasetBundle:
         num_test: Number of test examples.
         name: Dataset name (the folder name for image folders).
         augmentation: The recipe applied to training batches, or None.
+        training_stream: `training_stream(first_pass=0)`: the training
+            batches of every pass from `first_pass` on, without end (what
+            `train` fits on, with `steps_per_epoch`); the passes are
+            numbered, so flips that alternate by epoch stay in step when a
+            run resumes. None for bundles built by hand (`train` repeats
+            `train` then).
     """
 
     train: object
@@ -63,6 +69,7 @@ class DatasetBundle:
     num_test: int
     name: str
     augmentation: dict = None
+    training_stream: object = None
 
     @property
     def num_classes(self):
@@ -302,8 +309,11 @@ def bundle_from_arrays(arrays, *, batch_size=128, augment="default", seed=0, shu
     _check_pipeline_arguments(batch_size, seed, shuffle_buffer)
     recipe = resolve_recipe(augment, arrays.name)
     augmentation = build_augmentation(recipe, arrays.image_shape, seed=seed)
+    flip_bits = None
+    if alternates_flips(recipe):  # Which images the first pass mirrors.
+        flip_bits = np.random.default_rng(seed).integers(0, 2, size=len(arrays.train[1]), dtype=np.uint8)
 
-    def pipeline(split, training=False, drop_remainder=False):
+    def pipeline(split, training=False, drop_remainder=False, first_pass=0, endless=False):
         if split is None:
             return None
         return make_pipeline(
@@ -314,7 +324,14 @@ def bundle_from_arrays(arrays, *, batch_size=128, augment="default", seed=0, shu
             shuffle_buffer=shuffle_buffer if training else None,
             seed=seed,
             drop_remainder=drop_remainder,
+            flip_bits=flip_bits if training else None,
+            first_pass=first_pass,
+            endless=endless,
         )
+
+    def training_stream(first_pass=0):
+        return pipeline(arrays.train, training=True, drop_remainder=drop_remainder, first_pass=first_pass,
+                        endless=True)
 
     return DatasetBundle(
         train=pipeline(arrays.train, training=True, drop_remainder=drop_remainder),
@@ -328,6 +345,7 @@ def bundle_from_arrays(arrays, *, batch_size=128, augment="default", seed=0, shu
         num_test=len(arrays.test[1]),
         name=arrays.name,
         augmentation=recipe or None,
+        training_stream=training_stream,
     )
 
 

@@ -131,7 +131,7 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
                  calibration_size=DEFAULT_CALIBRATION_SIZE, fold_normalization=False,
                  min_quantized_agreement=checks.DEFAULT_MIN_QUANTIZED_AGREEMENT,
                  max_quantized_accuracy_drop=checks.DEFAULT_MAX_QUANTIZED_ACCURACY_DROP, measure_latency=True,
-                 num_threads=None, look="auto", tta=None, name=None, author="keras_cnns", license="Apache-2.0",
+                 num_threads=None, look="auto", tta="run", name=None, author="keras_cnns", license="Apache-2.0",
                  command=None, verbose=0):
     """Exports a Keras classifier to SavedModel, TFLite, mobile and ONNX files, verifies each, writes a model card.
 
@@ -176,8 +176,9 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
         look: The dataset's look for photo preparation: `"auto"` (measured
             from the training or calibration images), a
             `keras_cnns.inference.photos.DatasetLook`, or None (none).
-        tta: None, or test-time augmentation's views (`"flip"`,
-            `"flip_shift"`; `keras_cnns.train.tta`): every file then averages
+        tta: `"run"` (the run's own `TrainConfig.tta`; none for a model
+            without a run), None (none), or test-time augmentation's views
+            (`"flip"`, `"flip_shift"`; `keras_cnns.train.tta`): every file then averages
             its answers over those views in one graph, and is verified
             against the Keras model wrapped the same way; its latency counts
             every view.
@@ -211,7 +212,7 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     """
     entries = check_formats(formats)
     if tta is not None:
-        check_choice("tta", tta, tuple(TTA_VIEWS))
+        check_choice("tta", tta, ("run", *TTA_VIEWS))
     out_dir = os.path.abspath(os.fspath(out_dir))
     check_replaceable(out_dir)  # Before any slow work.
     check_writable(out_dir)
@@ -232,6 +233,7 @@ def _export(entries, out_dir, model, labels, normalization, representative_data,
         need_calibration=any(entry.needs_calibration for entry in entries),
         need_test=verify or any(entry.name.startswith("mobile") for entry in entries), look=look, verbose=verbose,
     )
+    tta = source.tta if tta == "run" else tta
     if tta is not None:  # Every file, and the Keras model it is verified against, holds the views.
         source = dataclasses.replace(source, model=with_test_time_augmentation(source.model, tta))
     options = dict(allow_flex_ops=allow_flex_ops, num_threads=num_threads, fold_normalization=fold_normalization,

@@ -23,6 +23,7 @@ from keras_cnns.export.tflite import take_images
 from keras_cnns.inference.photos import DatasetLook, measure_dataset_look
 from keras_cnns.registry import model_info
 from keras_cnns.train.config import TrainConfig
+from keras_cnns.train.precision import float32_model
 from keras_cnns.train.run_dir import locate_run
 from keras_cnns.train.trainer import load_best_model, load_run_arrays
 
@@ -51,6 +52,7 @@ class ExportSource:
             input scale), or None.
         look: The dataset's `DatasetLook`, or None (natural images, or
             unknown).
+        tta: The run's test-time augmentation (`TrainConfig.tta`), or None.
     """
 
     model: object
@@ -66,6 +68,7 @@ class ExportSource:
     test_pixels: object = None
     validation: object = None
     look: object = None
+    tta: object = None
 
 
 def resolve_source(model, *, labels=None, normalization=None, representative_data=None, test_data=None,
@@ -91,6 +94,7 @@ def resolve_source(model, *, labels=None, normalization=None, representative_dat
     saved = None
     if isinstance(model, keras.Model):
         description = model.name
+        model = float32_model(model)  # A mixed-precision network is exported (and verified) in float32.
     elif isinstance(model, (str, os.PathLike)):
         description = os.fspath(model)
         saved = locate_run(description)
@@ -113,6 +117,7 @@ def resolve_source(model, *, labels=None, normalization=None, representative_dat
         source.class_names = metrics.get("class_names")
         source.normalization = metrics.get("normalization")
         if config is not None:
+            source.tta = config.tta
             source.architecture = architecture_of(model, config)
             source.dataset = _dataset_facts(config, metrics, saved.run_dir)
     if labels is not None:

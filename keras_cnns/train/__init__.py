@@ -21,6 +21,9 @@ Modules:
 * `metrics` and `plots`: test metrics and figures.
 * `trainer`: `train`, `evaluate`, `RunResult`.
 * `tta`: test-time augmentation, a model wrapper (`with_test_time_augmentation`).
+* `precision`: the dtype policy a run trains in (bfloat16 on CPUs that have it).
+* `whitening` and `initialization`: a whitened first convolution, identity
+  (Dirac) filters and the batch-norm momentum, set on a fresh network.
 
 Importing this package registers the custom schedules and loss with Keras, so
 `keras.saving.load_model` can read the `.keras` files it writes.
@@ -30,7 +33,7 @@ from keras_cnns._lazy import lazy_exports
 
 _EXPORTS = {
     "atomic": ("atomic_path", "save_model", "write_json"),
-    "callbacks": ("DivergenceGuard", "EpochStats", "RunCheckpoint", "WeightAveraging"),
+    "callbacks": ("DivergenceGuard", "EpochStats", "Lookahead", "RunCheckpoint", "WeightAveraging"),
     "config": ("FAMILY_RECIPES", "GENERIC_RECIPE", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "default_config"),
     "distributed": ("ProcessCluster",),
     "errors": ("RunConfigMismatchError", "TrainingDiverged"),
@@ -46,6 +49,9 @@ _EXPORTS = {
         "train",
     ),
     "tta": ("TTA_VIEWS", "with_test_time_augmentation"),
+    "precision": ("float32_model", "resolve_dtype_policy"),
+    "initialization": ("dirac_initialize", "set_batch_norm_momentum"),
+    "whitening": ("whiten_first_convolution",),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(name for names in _EXPORTS.values() for name in names)

@@ -1,7 +1,7 @@
 """Callbacks of the training loop: timing, divergence guard, checkpoints and backups.
 
-They run in the order `EpochStats`, `DivergenceGuard`, `WeightAveraging`
-(with `ema_decay`), `RunCheckpoint`, so an epoch's timings reach the
+They run in the order `EpochStats`, `DivergenceGuard`, `Lookahead` (with
+`lookahead_steps`), `WeightAveraging` (with `ema_decay`), `RunCheckpoint`, so an epoch's timings reach the
 history, a diverged epoch never reaches a checkpoint, and the checkpoint
 holds the averaged weights.
 """
@@ -117,6 +117,53 @@ class WeightAveraging(keras.callbacks.SwapEMAWeights):
     def __init__(self, resumed=False):
         super().__init__(swap_on_epoch=True)
         self._ema_weights_in_model = bool(resumed)
+
+
+class Lookahead(keras.callbacks.Callback):
+    """Lookahead (Zhang, Lucas, Hinton and Ba, "Lookahead Optimizer: k steps forward, 1 step back", 2019).
+
+    Keeps a slow copy of the trainable weights. Every `steps` optimizer
+    steps, the slow weights move `alpha` of the way to the trained (fast)
+    ones, and training goes on from there: `slow += alpha * (fast - slow)`,
+    then `fast = slow`. The end of each epoch, and the start of validation,
+    are such points too, so validation, checkpoints and backups hold weights
+    just synchronized; a resumed run starts its slow weights from those it
+    resumes with, as the uninterrupted run did at that epoch's end.
+
+    Args:
+        steps: Optimizer steps between two synchronizations (`k`, e.g. 5).
+        alpha: How far the slow weights move each time, in `(0, 1]`.
+    """
+
+    def __init__(self, steps, alpha=0.5):
+        super().__init__()
+        self.steps, self.alpha = int(steps), float(alpha)
+        self._slow, self._since_sync = None, 0
+
+    def on_train_begin(self, logs=None):
+        self._slow = [keras.ops.convert_to_numpy(v).copy() for v in self.model.trainable_variables]
+        self._since_sync = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._since_sync += 1
+        if self._since_sync >= self.steps:
+            self.synchronize()
+
+    def on_test_begin(self, logs=None):
+        if self._slow is not None:  # Not for an evaluate() outside fit.
+            self.synchronize()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.synchronize()
+
+    def synchronize(self):
+        """Moves the slow weights toward the fast ones and puts them in the model (no-op right after one)."""
+        if self._since_sync == 0:
+            return
+        for slow, variable in zip(self._slow, self.model.trainable_variables):
+            slow += self.alpha * (keras.ops.convert_to_numpy(variable) - slow)
+            variable.assign(slow)
+        self._since_sync = 0
 
 
 class RunCheckpoint(keras.callbacks.Callback):

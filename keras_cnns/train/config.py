@@ -73,6 +73,19 @@ class TrainConfig:
         optimizer: `"sgd"` (SGD, Nesterov momentum 0.9), `"adam"` or `"adamw"`.
         learning_rate: Peak learning rate of the schedule.
         weight_decay: See above; 0 turns it off.
+        lr_batch_size: None, or the batch size `learning_rate` was set
+            for: another `batch_size` then scales the learning rate
+            linearly (`schedules.peak_learning_rate`), and weight decay
+            keeps its effect per epoch. Recipes set it, so that
+            `--batch-size` alone changes them correctly.
+        batch_norm_momentum: None (each layer's own, Keras' 0.99), or the
+            momentum of every batch-norm layer's moving statistics, in
+            `[0, 1)`: a short run needs a lower one (e.g. 0.9, airbench's
+            0.6) for the statistics to follow weights that move fast.
+        dirac_init: Start every 3x3 (or larger, odd) convolution after the
+            first with identity filters: its first `min(in, out)` filters
+            pass their input channel through (airbench's Dirac
+            initialisation), the rest keep their initialisation.
         schedule: `"cosine"` (linear warm-up, then cosine decay to 0),
             `"onecycle"` (cosine rise over `warmup_epochs`, or 30% of training
             when that is 0, then cosine decay), `"step"` (linear warm-up, then
@@ -87,13 +100,26 @@ class TrainConfig:
             then use the averaged weights (`callbacks.WeightAveraging`).
             Keras averages the trainable variables only: batch-norm
             statistics are those gathered with the trained weights.
+        lookahead_steps: None, or Lookahead's `k` (e.g. 5): every that
+            many steps the slow weights move `lookahead_alpha` of the way
+            to the trained ones and training goes on from them
+            (`callbacks.Lookahead`).
+        lookahead_alpha: Lookahead's step size, in `(0, 1]` (0.5).
+        tta: None, or test-time augmentation's views (`"flip"`,
+            `"flip_shift"`; `keras_cnns.train.tta`) for the run's model:
+            its test accuracy in `metrics.json`, `evaluate` and `export`
+            then use the network wrapped in those views (training does
+            not change).
         whiten_first_conv: Before the first epoch, set the network's first
             convolution to whiten the patches of 5,000 training images
             (`keras_cnns.train.whitening`); it trains on from there.
-        mixed_precision: `"auto"` (mixed_float16 only where a GPU is
-            present), `"on"` (mixed_float16), `"bfloat16"` (mixed_bfloat16:
-            for CPUs with bfloat16 instructions, e.g. AVX512_BF16 or AMX, and
-            TPUs) or `"off"`.
+        mixed_precision: `"auto"` (mixed_float16 where a GPU is present,
+            mixed_bfloat16 on the TensorFlow backend on a CPU with
+            AVX512_BF16 or AMX, else float32), `"on"` (mixed_float16),
+            `"bfloat16"` (mixed_bfloat16: for GPUs, TPUs and CPUs with
+            bfloat16 instructions; refused on a CPU-only machine without
+            them) or `"off"`. See `keras_cnns.train.precision`; evaluation
+            and export use a float32 copy of the trained network.
         jit_compile: `"auto"` (Keras' rule: XLA off on CPU-only TensorFlow
             machines, where it made a small CNN ~1.7x slower per epoch),
             `True` or `False`.
@@ -134,10 +160,16 @@ class TrainConfig:
     optimizer: str = "sgd"
     learning_rate: float = 0.1
     weight_decay: float = 5e-4
+    lr_batch_size: object = None
+    batch_norm_momentum: object = None
+    dirac_init: bool = False
     schedule: str = "cosine"
     warmup_epochs: object = None
     label_smoothing: float = 0.1
     ema_decay: object = None
+    lookahead_steps: object = None
+    lookahead_alpha: float = 0.5
+    tta: object = None
     whiten_first_conv: bool = False
     mixed_precision: str = "auto"
     jit_compile: object = "auto"
@@ -164,6 +196,12 @@ class TrainConfig:
         check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False,
                       example="0.1 for SGD or 1e-3 for Adam")
         check_number("weight_decay", self.weight_decay, low=0, example="5e-4, or 0 for none")
+        if self.lr_batch_size is not None:
+            check_positive_int("lr_batch_size", self.lr_batch_size,
+                               "256 (the batch size learning_rate was set for), or None for no scaling")
+        if self.batch_norm_momentum is not None:
+            check_number("batch_norm_momentum", self.batch_norm_momentum, low=0, high=1,
+                         example="0.9, or None for each layer's own")
         check_number("label_smoothing", self.label_smoothing, low=0, high=1,
                       example="0.1, or 0 for none")
         if self.ema_decay is not None:
@@ -172,6 +210,12 @@ class TrainConfig:
             if not self.ema_decay < 1:
                 raise ValueError(f"ema_decay must be below 1 (1 would never move the average); received "
                                  f"{self.ema_decay!r}. Pass for example 0.99, or None for no averaging.")
+        if self.lookahead_steps is not None:
+            check_positive_int("lookahead_steps", self.lookahead_steps, "5, or None for no lookahead")
+        check_number("lookahead_alpha", self.lookahead_alpha, low=0, high=1, low_inclusive=False,
+                     high_inclusive=True, example="0.5")
+        if self.tta is not None:
+            check_choice("tta", self.tta, tuple(TTA_VIEWS))
         check_number("validation_split", self.validation_split, low=0, high=1,
                       example="0.1, or 0 for no validation split")
         if self.warmup_epochs is None:
@@ -185,8 +229,9 @@ class TrainConfig:
         self.classes = _checked_classes(self.classes)
         self.model_kwargs = _checked_model_kwargs(self.model_kwargs)
         self.image_size = _checked_image_size(self.image_size)
-        if not isinstance(self.whiten_first_conv, bool):
-            raise ValueError(f"whiten_first_conv must be True or False; received {self.whiten_first_conv!r}.")
+        for flag in ("whiten_first_conv", "dirac_init"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be True or False; received {getattr(self, flag)!r}.")
         if not isinstance(self.skip_bad_files, bool):
             raise ValueError(
                 f"skip_bad_files must be True or False; received {self.skip_bad_files!r}."

@@ -58,9 +58,14 @@ RECIPES = {
             dataset="fashion_mnist",
             # Quarter width and no dense hidden layers: the fewest multiply-adds that still reach 93%;
             # "same" pooling keeps 28x28 (no resize to 32x32, 11-19% less time per step); flips only.
+            # Issue 14's pieces: all 60,000 training images (no validation split), bfloat16 where the CPU
+            # has it (mixed_precision "auto"), a whitened first convolution, batch-norm statistics that follow
+            # the fast-moving weights, an average of the weights, label smoothing 0.2, and the mirror image
+            # averaged in at test time; 8 epochs instead of 12.
             settings=dict(
-                epochs=12,
+                epochs=8,
                 batch_size=256,
+                lr_batch_size=256,
                 image_size=[28, 28],
                 model_kwargs={"width_multiplier": 0.25, "hidden_units": [], "dropout": 0.0,
                               "pool_padding": "same"},
@@ -68,12 +73,17 @@ RECIPES = {
                 learning_rate=0.1,
                 weight_decay=5e-4,
                 warmup_epochs=1,
-                label_smoothing=0.1,
+                label_smoothing=0.2,
                 augment={"flip": True},
+                validation_split=0.0,
+                whiten_first_conv=True,
+                batch_norm_momentum=0.9,
+                ema_decay=0.99,
+                tta="flip",
             ),
-            summary="the README's main job: VGG-11-BN at a quarter width, 12 epochs",
-            measured={"test_accuracy": 0.9304, "training_minutes": 4.9, "runs": "3 runs, 2026-11-30",
-                      "command": "benchmarks/bench_training.py budget"},
+            summary="the README's main job: VGG-11-BN at a quarter width, 8 epochs with the speed-record pieces",
+            measured={"test_accuracy": 0.9347, "training_minutes": 2.1, "runs": "3 seeds, 2026-12-02",
+                      "command": "benchmarks/bench_time_to_accuracy.py run"},
         ),
         Recipe(
             name="fashion_mnist_resnet20",
@@ -85,6 +95,7 @@ RECIPES = {
             settings=dict(
                 epochs=50,
                 batch_size=256,
+                lr_batch_size=256,
                 learning_rate=0.2,
                 image_size=[28, 28],
                 validation_split=0.0,

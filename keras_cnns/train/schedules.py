@@ -172,8 +172,8 @@ def build_schedule(config, steps_per_epoch):
     """The learning-rate schedule a `TrainConfig` asks for.
 
     Args:
-        config: A `TrainConfig` (uses `schedule`, `learning_rate`, `epochs`,
-            `warmup_epochs`).
+        config: A `TrainConfig` (uses `schedule`, `learning_rate`,
+            `lr_batch_size`, `batch_size`, `epochs`, `warmup_epochs`).
         steps_per_epoch: Optimizer steps per epoch.
 
     Returns:
@@ -181,12 +181,28 @@ def build_schedule(config, steps_per_epoch):
     """
     total_steps = config.epochs * steps_per_epoch
     warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
+    peak = peak_learning_rate(config)
     if config.schedule == "cosine":
-        return WarmupCosineDecay(config.learning_rate, total_steps, warmup_steps)
+        return WarmupCosineDecay(peak, total_steps, warmup_steps)
     if config.schedule == "onecycle":
         rise_steps = warmup_steps or int(round(ONECYCLE_RISE_FRACTION * total_steps))
-        return OneCycle(config.learning_rate, total_steps, rise_steps)
+        return OneCycle(peak, total_steps, rise_steps)
     if config.schedule == "step":
         boundaries = [int(round(fraction * total_steps)) for fraction in STEP_DECAY_FRACTIONS]
-        return WarmupStepDecay(config.learning_rate, boundaries, warmup_steps=warmup_steps)
-    return WarmupStepDecay(config.learning_rate, warmup_steps=warmup_steps)
+        return WarmupStepDecay(peak, boundaries, warmup_steps=warmup_steps)
+    return WarmupStepDecay(peak, warmup_steps=warmup_steps)
+
+
+def peak_learning_rate(config):
+    """The peak learning rate a run uses: `learning_rate`, scaled linearly with the batch size when the config
+    says at which batch size it was set (`lr_batch_size`).
+
+    Linear scaling (Goyal et al., "Accurate, Large Minibatch SGD", 2017): a
+    batch `k` times larger takes `k` times fewer steps per epoch, each `k`
+    times longer. Weight decay then needs no change: its pull per epoch is
+    steps x learning rate x decay, for the coupled L2 penalty of SGD and for
+    AdamW's decoupled decay alike.
+    """
+    if config.lr_batch_size is None:
+        return config.learning_rate
+    return config.learning_rate * config.batch_size / config.lr_batch_size

@@ -36,9 +36,10 @@ from keras_cnns.locking import folder_lock
 from keras_cnns.train import atomic, distributed
 from keras_cnns.interrupts import stop_on_request_callback
 from keras_cnns.train.tta import with_test_time_augmentation
+from keras_cnns.train.initialization import dirac_initialize, set_batch_norm_momentum
 from keras_cnns.train.whitening import whiten_first_convolution
-from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, RunCheckpoint, WeightAveraging
-from keras_cnns.train.config import LOCATION_FIELDS, TrainConfig, config_differences, with_field_defaults
+from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, Lookahead, RunCheckpoint, WeightAveraging
+from keras_cnns.train.config import LOCATION_FIELDS, TTA_VIEWS, TrainConfig, config_differences, with_field_defaults
 from keras_cnns.train.errors import RunConfigMismatchError
 from keras_cnns.train.metrics import classification_metrics
 from keras_cnns.train.optimization import (
@@ -47,12 +48,15 @@ from keras_cnns.train.optimization import (
     build_optimizer,
     uses_kernel_l2,
 )
+from keras_cnns.train.precision import (
+    check_precision_available, explain_dtype_policy, float32_model, gpu_available, resolve_dtype_policy,
+)
 from keras_cnns.train.plots import plot_confusion_matrix, plot_learning_curves
 from keras_cnns.train.run_dir import RunLayout, locate_run, read_history, write_history
 from keras_cnns.console import say
+from keras_cnns.validation import check_choice
 
 logger = logging.getLogger(__name__)
-MIXED_PRECISION_POLICY = "mixed_float16"
 # Training images whose patches set the first convolution with whiten_first_conv.
 WHITENING_IMAGES = 5000
 
@@ -189,17 +193,22 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
     steps_per_epoch = math.floor(batches) if cluster is not None else math.ceil(batches)
     with _training_scope(cluster):
         model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy, model_builder=model_builder)
+        say("train", "Computing in {} ({}).".format(*explain_dtype_policy(config.mixed_precision)), verbose)
         if config.whiten_first_conv and state is None:  # A resumed run restores its trained first layer.
             whiten_first_convolution(model, _sample_images(bundle.train, WHITENING_IMAGES))
         checkpoint = _start_or_resume(layout, config, model, state, chief, bundle, strategy=strategy,
                                       verbose=verbose)
         run_callbacks = [EpochStats(), DivergenceGuard(config.epochs, run_dir=layout.root)]
+        if config.lookahead_steps is not None:  # Before the averaging and the checkpoint: they see synced weights.
+            run_callbacks.append(Lookahead(config.lookahead_steps, config.lookahead_alpha))
         if config.ema_decay is not None:  # Before the checkpoint, which then saves the averaged weights.
             run_callbacks.append(WeightAveraging(resumed=state is not None))
         if chief:  # Only the chief writes; every process runs the same epochs.
             run_callbacks += [checkpoint, keras.callbacks.TensorBoard(log_dir=layout.tensorboard)]
         if start_epoch < config.epochs:
-            fit_passes(model, bundle.train, steps_per_epoch, validation_data=bundle.val, epochs=config.epochs,
+            # Passes numbered from the epochs done, for flips that alternate by epoch.
+            train_batches = bundle.train if bundle.training_stream is None else bundle.training_stream(start_epoch)
+            fit_passes(model, train_batches, steps_per_epoch, validation_data=bundle.val, epochs=config.epochs,
                        initial_epoch=start_epoch, callbacks=[*run_callbacks, *callbacks], verbose=verbose)
     resumed = start_epoch if state else None
     if not chief:
@@ -222,7 +231,8 @@ def _sample_images(dataset, count):
 
 def fit_passes(model, train, steps_per_epoch, *, validation_data=None, epochs, initial_epoch=0, callbacks=(),
                verbose=1):
-    """`model.fit` over `train` repeated, `steps_per_epoch` batches (one pass) an epoch.
+    """`model.fit` over `train` repeated (unless it is endless already), `steps_per_epoch` batches (one pass)
+    an epoch.
 
     One endless iterator for the whole run, which Keras keeps from epoch to
     epoch: given a finite dataset, Keras deletes and re-creates the iterator
@@ -232,7 +242,10 @@ def fit_passes(model, train, steps_per_epoch, *, validation_data=None, epochs, i
     """
     # A Ctrl-C swallowed on its way still stops; last, so that a finished epoch is checkpointed first.
     callbacks = [*callbacks, stop_on_request_callback()]
-    return model.fit(train.repeat(), steps_per_epoch=steps_per_epoch, validation_data=validation_data,
+    import tensorflow as tf  # tf.data: the pipelines are tf.data on every backend.
+
+    endless = int(train.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
+    return model.fit(train if endless else train.repeat(), steps_per_epoch=steps_per_epoch, validation_data=validation_data,
                      epochs=epochs, initial_epoch=initial_epoch, shuffle=False, callbacks=callbacks,
                      verbose=verbose)
 
@@ -243,6 +256,7 @@ def _check_train_arguments(config, strategy, cluster):
             f"config must be a TrainConfig; received {type(config).__name__}. Build one "
             "with TrainConfig(...) or default_config(model, dataset)."
         )
+    check_precision_available(config.mixed_precision)
     if strategy is not None and cluster is not None:
         raise ValueError(
             "Pass either strategy= (several devices of one machine, TensorFlow) or cluster= "
@@ -274,7 +288,7 @@ def _start_or_resume(layout, config, model, state, chief, bundle, *, strategy, v
     )
 
 
-def evaluate(run_dir_or_model_path, dataset=None, verbose=0, tta=None):
+def evaluate(run_dir_or_model_path, dataset=None, verbose=0, tta="run"):
     """Reloads a run's `best.keras` and computes its test metrics again.
 
     Args:
@@ -286,9 +300,12 @@ def evaluate(run_dir_or_model_path, dataset=None, verbose=0, tta=None):
             model's input) or a `tf.data.Dataset` of `(images, labels)`
             prepared like the training data.
         verbose: 1 shows a progress bar over the test batches.
-        tta: None, or a name of `keras_cnns.train.tta.TTA_VIEWS` (`"flip"`,
-            `"flip_shift"`): evaluate the model wrapped in test-time
-            augmentation, as `export_model(..., tta=...)` would ship it.
+        tta: `"run"` (the run's own `TrainConfig.tta`, as its
+            `metrics.json` reports it; none for a `.keras` file without a
+            run), None (the bare network), or a name of
+            `keras_cnns.train.tta.TTA_VIEWS` (`"flip"`, `"flip_shift"`):
+            evaluate the model wrapped in test-time augmentation, as
+            `export_model(..., tta=...)` would ship it.
 
     Returns:
         Dict as in `metrics.json`'s test part: `test_accuracy`, `test_loss`,
@@ -309,6 +326,7 @@ def evaluate(run_dir_or_model_path, dataset=None, verbose=0, tta=None):
     model_path, saved_metrics = saved.model_path, saved.metrics
     config = TrainConfig.from_dict(saved.config) if saved.config else None
     model = load_best_model(model_path)
+    tta = run_tta(tta, config)
     if tta is not None:
         model = with_test_time_augmentation(model, tta)
     test, class_names = _evaluation_split(dataset, config, saved_metrics, model)
@@ -319,6 +337,15 @@ def evaluate(run_dir_or_model_path, dataset=None, verbose=0, tta=None):
     return metrics
 
 
+def run_tta(tta, config):
+    """`tta` as `evaluate` and `export_model` take it, resolved: `"run"` becomes the run's `config.tta`."""
+    if tta == "run":
+        return None if config is None else config.tta
+    if tta is not None:
+        check_choice("tta", tta, ("run", *TTA_VIEWS))
+    return tta
+
+
 def load_best_model(path):
     """Loads a `.keras` file written by `train` for inference, in Keras' default safe mode.
 
@@ -326,8 +353,11 @@ def load_best_model(path):
     Keras warns when it restores a mixed-precision run's loss-scale
     optimizer). `keras.saving.load_model(path)` restores the optimizer too
     (`keras_cnns.saving` registers the schedules and loss).
+
+    A network trained in mixed precision comes back computing in float32
+    (`precision.float32_model`), as its exported files do.
     """
-    return saving.load_model(path, compile=False)
+    return float32_model(saving.load_model(path, compile=False))
 
 
 def check_saved_config(layout, config):
@@ -452,34 +482,6 @@ def check_bundle_finite(bundle):
             ) from error
 
 
-def resolve_dtype_policy(mixed_precision):
-    """`"mixed_float16"` for `"on"`, and for `"auto"` where a GPU is present;
-    `"mixed_bfloat16"` for `"bfloat16"`; else `"float32"`."""
-    if mixed_precision == "bfloat16":
-        return "mixed_bfloat16"
-    if mixed_precision == "on" or (mixed_precision == "auto" and gpu_available()):
-        return MIXED_PRECISION_POLICY
-    return "float32"
-
-
-def gpu_available():
-    """Whether the current Keras backend sees a GPU."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    if backend == "jax":
-        import jax
-
-        return any(device.platform == "gpu" for device in jax.devices())
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    return False
-
-
 def build_compiled_model(config, bundle, steps_per_epoch, *, strategy=None, model_builder=None):
     """Builds and compiles the model of `config` for the data of `bundle`.
 
@@ -528,7 +530,12 @@ def build_model(config, image_shape, classes, *, strategy=None, model_builder=No
     if model_builder is None:
         model_builder = functools.partial(get_model, config.model)
     with _strategy_scope(strategy), _global_dtype_policy(resolve_dtype_policy(config.mixed_precision)):
-        return model_builder(input_shape=tuple(image_shape), classes=classes, **config.model_kwargs)
+        model = model_builder(input_shape=tuple(image_shape), classes=classes, **config.model_kwargs)
+    if config.batch_norm_momentum is not None:
+        set_batch_norm_momentum(model, config.batch_norm_momentum)
+    if config.dirac_init:
+        dirac_initialize(model)
+    return model
 
 
 def compile_model(model, config, steps_per_epoch, *, strategy=None):
@@ -568,6 +575,8 @@ def restore_backup(model, layout, state, *, strategy=None):
 def evaluate_run(layout, config, bundle, checkpoint, model, *, num_replicas=1, verbose=0):
     """Evaluates `best.keras`, draws the plots and writes `metrics.json` (last)."""
     best_model = load_best_model(layout.best_model)
+    if config.tta is not None:
+        best_model = with_test_time_augmentation(best_model, config.tta)
     say("train", f"Evaluating {layout.best_model} on {bundle.num_test} test images.", verbose)
     metrics = classification_metrics(best_model, bundle.test, bundle.class_names,
                                      loss=build_loss(config.label_smoothing),
@@ -580,6 +589,7 @@ def evaluate_run(layout, config, bundle, checkpoint, model, *, num_replicas=1, v
         monitor=checkpoint.monitor,
         best_value=checkpoint.best_value,
         final_epoch=rows[-1] if rows else None,
+        test_time_augmentation=config.tta,
         training_wall_time_s=sum(row.get("epoch_seconds") or 0.0 for row in rows),
         train_seconds=train_seconds,
         images_per_second=(bundle.num_train * len(rows) / train_seconds) if train_seconds else None,

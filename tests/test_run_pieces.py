@@ -1,0 +1,295 @@
+"""The speed-record pieces of a run (issue 14): mixed precision on the CPU, a learning rate that follows the
+batch size, batch-norm momentum, identity (Dirac) filters, and test-time augmentation as part of a run."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_cnns
+from keras_cnns.train import TrainConfig, evaluate, recipe_config, train
+from keras_cnns.train import precision
+from keras_cnns.train.initialization import dirac_initialize, set_batch_norm_momentum
+from keras_cnns.train.schedules import build_schedule, peak_learning_rate
+from keras_cnns.train.trainer import build_model, load_best_model
+
+from conftest import run_main
+
+# ------------------------------------------------------------------ precision
+
+
+def cpuinfo(tmp_path, flags):
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\nmodel name\t: Some CPU\n"
+                    f"flags\t\t: fpu sse2 avx2 {flags}\n\nprocessor\t: 1\nflags\t\t: fpu sse2 avx2 {flags}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("flags, expected", [("avx512f avx512_bf16", True), ("amx_tile amx_bf16", True),
+                                             ("avx512f avx512_vnni", False)])
+def test_bfloat16_instructions_are_read_from_the_cpu_flags(tmp_path, flags, expected):
+    assert precision.cpu_has_bfloat16(cpuinfo(tmp_path, flags)) is expected
+    assert precision.cpu_has_bfloat16(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize("has_bfloat16, auto", [(True, "mixed_bfloat16"), (False, "float32"), (None, "float32")])
+def test_auto_precision_picks_bfloat16_only_where_the_cpu_has_it(monkeypatch, has_bfloat16, auto):
+    monkeypatch.setattr(precision, "gpu_available", lambda: False)
+    monkeypatch.setattr(precision, "cpu_has_bfloat16", lambda: has_bfloat16)
+    expected = auto if keras.backend.backend() == "tensorflow" else "float32"
+    assert precision.resolve_dtype_policy("auto") == expected
+    assert precision.resolve_dtype_policy("off") == "float32"
+    assert precision.resolve_dtype_policy("bfloat16") == "mixed_bfloat16"
+    monkeypatch.setattr(precision, "gpu_available", lambda: True)
+    assert precision.resolve_dtype_policy("auto") == "mixed_float16"
+
+
+def test_bfloat16_on_a_cpu_without_it_is_refused_before_training(monkeypatch, tmp_path):
+    monkeypatch.setattr(precision, "gpu_available", lambda: False)
+    monkeypatch.setattr(precision, "cpu_has_bfloat16", lambda: False)
+    config = TrainConfig(model="lenet5", dataset="digits", epochs=1, mixed_precision="bfloat16",
+                         out_dir=str(tmp_path / "run"))
+    with pytest.raises(ValueError, match=r"mixed_precision='bfloat16' was asked for, but this machine has no GPU "
+                                         r"and its CPU has none of the bfloat16 instructions .*Pass "
+                                         r"mixed_precision='auto'"):
+        train(config, verbose=0)
+    assert not (tmp_path / "run").exists()  # Nothing was started.
+    monkeypatch.setattr(precision, "cpu_has_bfloat16", lambda: None)  # Flags unknown: trusted.
+    precision.check_precision_available("bfloat16")
+
+
+def test_a_mixed_precision_network_is_evaluated_and_exported_in_float32(tmp_path):
+    from keras_cnns.export import export_model
+
+    with _policy("mixed_bfloat16"):
+        mixed = keras_cnns.get_model("vgg11_bn", input_shape=(28, 28, 1), classes=10, width_multiplier=0.25,
+                                     hidden_units=[], pool_padding="same")
+    assert any(layer.dtype_policy.name == "mixed_bfloat16" for layer in mixed.layers)
+    copy = precision.float32_model(mixed)
+    assert all(layer.dtype_policy.name == "float32" for layer in copy.layers)
+    for a, b in zip(mixed.weights, copy.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    images = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype("float32")
+    mixed_answers = keras.ops.convert_to_numpy(keras.ops.cast(mixed(images), "float32"))
+    float_answers = keras.ops.convert_to_numpy(copy(images))
+    np.testing.assert_allclose(float_answers, mixed_answers, atol=0.05)  # bfloat16 keeps ~3 digits.
+    assert precision.float32_model(copy) is copy  # Already float32: itself.
+    # TFLite has no bfloat16 kernels: the export converts and verifies the float32 copy.
+    test_data = (images, np.arange(8) % 10)
+    report = export_model(mixed, tmp_path / "export", formats=("float32",), test_data=test_data,
+                          measure_latency=False, look=None)
+    assert report["float32"].passed
+
+
+class _policy:
+    """`with _policy(name):` sets Keras' global dtype policy inside the block."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.name)
+
+    def __exit__(self, *exc):
+        keras.config.set_dtype_policy(self.previous)
+
+
+# ------------------------------------------------------- learning rate and batch size
+
+
+def test_the_learning_rate_follows_the_batch_size_it_was_set_for():
+    config = recipe_config("fashion_mnist_quick")
+    assert config.lr_batch_size == config.batch_size  # The recipe says at which batch size its rate holds.
+    assert peak_learning_rate(config) == config.learning_rate
+    half = recipe_config("fashion_mnist_quick", batch_size=config.batch_size // 2)
+    assert peak_learning_rate(half) == pytest.approx(config.learning_rate / 2)
+    schedule = build_schedule(half, steps_per_epoch=100)
+    assert schedule.peak_learning_rate == pytest.approx(config.learning_rate / 2)
+    unscaled = TrainConfig(model="lenet5", batch_size=64, learning_rate=0.01)
+    assert peak_learning_rate(unscaled) == 0.01  # lr_batch_size None: as given.
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lr_batch_size", 0, "lr_batch_size must be"),
+    ("lr_batch_size", 12.5, "lr_batch_size must be"),
+    ("batch_norm_momentum", 1.0, r"batch_norm_momentum must be a finite number in \[0, 1\)"),
+    ("batch_norm_momentum", -0.1, "batch_norm_momentum must be"),
+    ("dirac_init", "yes", "dirac_init must be True or False; received 'yes'"),
+    ("tta", "mirror", r"tta must be one of \['flip', 'flip_shift'\]; received 'mirror'"),
+])
+def test_impossible_settings_are_refused_when_the_config_is_made(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(model="lenet5", **{field: value})
+
+
+# --------------------------------------------------- batch-norm momentum, identity filters
+
+
+def test_batch_norm_momentum_is_set_on_every_layer_and_saved(tmp_path):
+    config = TrainConfig(model="resnet20", batch_norm_momentum=0.6)
+    model = build_model(config, (28, 28, 1), 10)
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(layers) == 19 and {layer.momentum for layer in layers} == {0.6}
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert {layer.momentum for layer in loaded.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.6}
+    assert set_batch_norm_momentum(keras_cnns.get_model("lenet5", input_shape=(32, 32, 1), classes=10), 0.5) == 0
+
+
+def test_identity_filters_pass_their_channels_through():
+    keras.utils.set_random_seed(0)
+    model = keras_cnns.get_model("vgg11_bn", input_shape=(28, 28, 1), classes=10, width_multiplier=0.25,
+                                 hidden_units=[], pool_padding="same")
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    first_before = keras.ops.convert_to_numpy(convolutions[0].kernel).copy()
+    changed = dirac_initialize(model)
+    assert changed == [layer.name for layer in convolutions[1:]]  # Every 3x3 convolution after the first.
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(convolutions[0].kernel), first_before)
+    layer = convolutions[3]  # 64 -> 64 channels at 7x7.
+    inputs = np.random.default_rng(0).normal(size=(2, 7, 7, layer.kernel.shape[2])).astype("float32")
+    outputs = keras.ops.convert_to_numpy(keras.ops.conv(inputs, layer.kernel, padding="same"))
+    np.testing.assert_allclose(outputs, inputs, atol=1e-6)
+    wider = convolutions[1]  # 16 -> 32: the first 16 filters copy, the other 16 keep their random values.
+    kernel = keras.ops.convert_to_numpy(wider.kernel)
+    inputs = np.random.default_rng(1).normal(size=(2, 14, 14, 16)).astype("float32")
+    outputs = keras.ops.convert_to_numpy(keras.ops.conv(inputs, wider.kernel, padding="same"))
+    np.testing.assert_allclose(outputs[..., :16], inputs, atol=1e-6)
+    assert np.abs(kernel[..., 16:]).sum() > 0
+
+
+# ----------------------------------------------------------- a recipe's settings
+
+
+def test_the_quick_recipe_resolves_as_documented():
+    config = recipe_config("fashion_mnist_quick")
+    assert (config.model, config.dataset, config.tta, config.validation_split) == (
+        "vgg11_bn", "fashion_mnist", "flip", 0.0)
+    assert config.mixed_precision == "auto" and config.lr_batch_size == 256
+    shorter = recipe_config("fashion_mnist_quick", epochs=2)
+    assert shorter.warmup_epochs <= 2 / 5
+
+
+# ------------------------------------------------- test-time augmentation in a run
+
+
+def test_a_run_with_test_time_augmentation_reports_evaluates_and_exports_with_it(tmp_path, capsys):
+    from keras_cnns.export import export_model
+
+    config = TrainConfig(model="lenet5", dataset="digits", epochs=2, batch_size=64, optimizer="adam",
+                         learning_rate=3e-3, weight_decay=0.0, limit=600, augment={"flip": "alternate"}, tta="flip",
+                         out_dir=str(tmp_path / "run"))
+    result = train(config, verbose=0)
+    assert result.metrics["test_time_augmentation"] == "flip"
+    as_run = evaluate(result.out_dir)
+    assert as_run["test_time_augmentation"] == "flip"
+    assert as_run["test_accuracy"] == pytest.approx(result.test_accuracy, abs=1e-9)
+    bare = evaluate(result.out_dir, tta=None)
+    assert bare["test_time_augmentation"] is None and bare["test_loss"] != as_run["test_loss"]
+    report = export_model(result.out_dir, tmp_path / "export", formats=("float32",), measure_latency=False)
+    assert report.card["test_time_augmentation"] == "flip"
+    assert report["float32"].accuracy == pytest.approx(result.test_accuracy, abs=0.01)
+    status, out, err = run_main(capsys, "evaluate", result.out_dir, "--tta", "none")
+    assert status == 0 and f"Test accuracy {bare['test_accuracy']:.4f}" in out, err
+    assert load_best_model(result.model_path).name == "lenet5"  # best.keras holds the bare network.
+
+
+# --------------------------------------------------------------- alternating flips
+
+
+def marked_arrays(count=8, size=4):
+    """Images whose only bright pixel sits in the left column, one class per image: the label names the image
+    and the bright pixel's column tells whether it was mirrored."""
+    from keras_cnns.data.loader import DatasetArrays
+
+    images = np.zeros((count, size, size, 1), np.uint8)
+    images[np.arange(count), np.arange(count) % size, 0, 0] = 255
+    labels = np.arange(count, dtype=np.int32)
+    return DatasetArrays(train=(images, labels), val=None, test=(images, labels),
+                         class_names=[str(i) for i in range(count)], image_shape=(size, size, 1),
+                         normalization={"mean": [0.0], "std": [1.0]}, name="marked")
+
+
+def mirrored_by_pass(stream, passes, count=8, batch_size=4):
+    """`{pass: {image: mirrored?}}` read from an endless stream of `passes` passes."""
+    seen = {}
+    for index, (images, labels) in enumerate(stream.take(passes * (count // batch_size))):
+        pass_seen = seen.setdefault(index // (count // batch_size), {})
+        for image, label in zip(images.numpy(), labels.numpy()):
+            bright = np.argwhere(image[..., 0] == image[..., 0].max())[0]
+            pass_seen[int(label)] = bool(bright[1] == image.shape[1] - 1)
+    return seen
+
+
+def test_alternating_flips_show_each_image_both_ways_every_two_epochs():
+    from keras_cnns.data.loader import bundle_from_arrays
+
+    bundle = bundle_from_arrays(marked_arrays(), batch_size=4, augment={"flip": "alternate"}, seed=3)
+    seen = mirrored_by_pass(bundle.training_stream(), passes=4)
+    assert all(len(seen[p]) == 8 for p in range(4))  # Every image once a pass, shuffled.
+    first = seen[0]
+    assert 0 < sum(first.values()) < 8  # A random part of the images starts mirrored.
+    for p in range(1, 4):
+        assert seen[p] == {image: mirrored != (p % 2 == 1) for image, mirrored in first.items()}
+    # A run resumed after one epoch starts with the second pass's flips.
+    assert mirrored_by_pass(bundle.training_stream(first_pass=1), passes=1)[0] == seen[1]
+    # The bundle's finite `train` is the first pass.
+    assert mirrored_by_pass(bundle.train, passes=1)[0] == first
+    # Random flips, for comparison, do not alternate: some image keeps its side over two passes.
+    random_flips = bundle_from_arrays(marked_arrays(), batch_size=4, augment={"flip": True}, seed=3)
+    seen = mirrored_by_pass(random_flips.training_stream(), passes=6)
+    assert any(seen[p][image] == seen[p + 1][image] for p in range(5) for image in range(8))
+
+
+def test_an_unknown_flip_mode_names_the_alternating_one():
+    from keras_cnns.data.augment import validate_recipe
+
+    with pytest.raises(ValueError, match=r"must be True, False or one of \[.*'alternate'\]; received 'altern'"):
+        validate_recipe({"flip": "altern"})
+
+
+# ----------------------------------------------------------------------- lookahead
+
+
+class FastWeights(keras.callbacks.Callback):
+    """The first weight of the model after every batch (after Lookahead's own batch end)."""
+
+    def __init__(self):
+        super().__init__()
+        self.after_batch = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.after_batch.append(keras.ops.convert_to_numpy(self.model.trainable_variables[0]).copy())
+
+
+def test_lookahead_pulls_the_weights_back_every_k_steps():
+    from keras_cnns.train.callbacks import Lookahead
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).normal(size=(48, 4)).astype("float32")
+    labels = np.random.default_rng(1).integers(0, 3, size=48)
+    start = keras.ops.convert_to_numpy(model.trainable_variables[0]).copy()
+    plain = keras.models.clone_model(model)
+    plain.set_weights(model.get_weights())
+    plain.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    watch, plain_watch = FastWeights(), FastWeights()
+    model.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0,
+              callbacks=[Lookahead(steps=3, alpha=0.5), watch])
+    plain.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[plain_watch])
+    # The first two steps are plain SGD; the third ends half-way between the start and where SGD got.
+    np.testing.assert_allclose(watch.after_batch[1], plain_watch.after_batch[1], atol=1e-6)
+    np.testing.assert_allclose(watch.after_batch[2], start + 0.5 * (plain_watch.after_batch[2] - start), atol=1e-6)
+    assert not np.allclose(watch.after_batch[-1], plain_watch.after_batch[-1], atol=1e-4)
+
+
+def test_a_run_with_lookahead_trains_and_refuses_impossible_settings(tmp_path):
+    config = TrainConfig(model="lenet5", dataset="digits", epochs=2, batch_size=64, optimizer="adam",
+                         learning_rate=3e-3, weight_decay=0.0, limit=600, lookahead_steps=5, ema_decay=0.9,
+                         out_dir=str(tmp_path / "run"))
+    result = train(config, verbose=0)
+    assert result.test_accuracy > 0.3  # Chance is 0.1.
+    with pytest.raises(ValueError, match=r"lookahead_alpha must be a finite number in \(0, 1\]; received 0"):
+        TrainConfig(model="lenet5", lookahead_steps=5, lookahead_alpha=0)
+    with pytest.raises(ValueError, match="lookahead_steps must be"):
+        TrainConfig(model="lenet5", lookahead_steps=0)
