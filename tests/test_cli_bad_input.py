@@ -78,6 +78,8 @@ CASES = [
      "--mixed-precision: invalid choice: 'fp8'"),
     ("train: lookahead steps zero", ["train", "lenet5", "--dataset", "digits", "--lookahead-steps", "0"],
      "--lookahead-steps must be"),
+    ("train: lookahead alpha zero", ["train", "lenet5", "--dataset", "digits", "--lookahead-steps", "5",
+                                     "--lookahead-alpha", "0"], "--lookahead-alpha must be a finite number in (0, 1]"),
     ("train: unknown tta views", ["train", "lenet5", "--dataset", "digits", "--tta", "spin"],
      "--tta: invalid choice: 'spin'"),
     # evaluate

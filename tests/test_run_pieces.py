@@ -167,6 +167,9 @@ def test_the_quick_recipe_resolves_as_documented():
     assert config.mixed_precision == "auto" and config.lr_batch_size == 256
     shorter = recipe_config("fashion_mnist_quick", epochs=2)
     assert shorter.warmup_epochs <= 2 / 5
+    wide = recipe_config("fashion_mnist_wide")
+    assert wide.model_kwargs["width_multiplier"] == 2 * config.model_kwargs["width_multiplier"]
+    assert wide.augment == {"crop_padding": 2, "flip": "alternate"} and wide.tta == "flip_shift"
 
 
 # ------------------------------------------------- test-time augmentation in a run
@@ -232,8 +235,10 @@ def test_alternating_flips_show_each_image_both_ways_every_two_epochs():
         assert seen[p] == {image: mirrored != (p % 2 == 1) for image, mirrored in first.items()}
     # A run resumed after one epoch starts with the second pass's flips.
     assert mirrored_by_pass(bundle.training_stream(first_pass=1), passes=1)[0] == seen[1]
-    # The bundle's finite `train` is the first pass.
-    assert mirrored_by_pass(bundle.train, passes=1)[0] == first
+    # The bundle's finite `train`, which a user may iterate again and again, mirrors at random.
+    passes = [mirrored_by_pass(bundle.train, passes=1)[0] for _ in range(6)]
+    assert all(len(seen_once) == 8 for seen_once in passes)
+    assert any(passes[0][image] != other[image] for other in passes[1:] for image in range(8))
     # Random flips, for comparison, do not alternate: some image keeps its side over two passes.
     random_flips = bundle_from_arrays(marked_arrays(), batch_size=4, augment={"flip": True}, seed=3)
     seen = mirrored_by_pass(random_flips.training_stream(), passes=6)
@@ -293,3 +298,26 @@ def test_a_run_with_lookahead_trains_and_refuses_impossible_settings(tmp_path):
         TrainConfig(model="lenet5", lookahead_steps=5, lookahead_alpha=0)
     with pytest.raises(ValueError, match="lookahead_steps must be"):
         TrainConfig(model="lenet5", lookahead_steps=0)
+
+
+def test_lookahead_starts_from_the_weights_the_first_step_trains():
+    """A run resumed with weight averaging holds the average until the epoch starts and swaps its own weights
+    back in; Lookahead's slow weights must be those, not the average."""
+    from keras_cnns.train.callbacks import Lookahead
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")  # No learning.
+    averaged = [np.full(w.shape, 0.5, "float32") for w in model.get_weights()]
+    own = [np.full(w.shape, -1.0, "float32") for w in model.get_weights()]
+    model.set_weights(averaged)
+
+    class SwapBack(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 0:
+                self.model.set_weights(own)
+
+    images = np.zeros((24, 4), "float32")
+    model.fit(images, np.zeros(24), batch_size=8, epochs=1, verbose=0,
+              callbacks=[Lookahead(steps=1000, alpha=0.5), SwapBack()])
+    for weight, expected in zip(model.get_weights(), own):
+        np.testing.assert_allclose(weight, expected)  # Not half-way back to the average.

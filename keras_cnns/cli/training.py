@@ -21,6 +21,7 @@ def _command_train(args):
             "label_smoothing": args.label_smoothing,
             "ema_decay": args.ema_decay,
             "lookahead_steps": args.lookahead_steps,
+            "lookahead_alpha": args.lookahead_alpha,
             "lr_batch_size": args.lr_batch_size,
             "batch_norm_momentum": args.batch_norm_momentum,
             "mixed_precision": args.mixed_precision,
@@ -139,6 +140,8 @@ def register(commands):
     train.add_argument("--lookahead-steps", type=int, metavar="K",
                        help="Lookahead: every K steps move slow weights half-way to the trained ones and go on "
                             "from them (e.g. 5)")
+    train.add_argument("--lookahead-alpha", type=float, metavar="ALPHA",
+                       help="how far the slow weights move at each Lookahead step, in (0, 1] (default 0.5)")
     train.add_argument("--tta", choices=TTA_CHOICES,
                        help="test-time augmentation of the run's model: its test accuracy, evaluate and export "
                             "average over the image and its mirror image (flip), and one-pixel shifts "

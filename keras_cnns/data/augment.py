@@ -16,8 +16,11 @@ instead of at random (airbench, Jordan 2024): in the first epoch a random
 half of the images are mirrored, in the next the other half, and so on, so
 every two epochs show each image both ways, where random flips leave a
 quarter of the images unmirrored (or always mirrored) over any two epochs.
-It needs to know the epoch, so it is not a layer: the data pipeline does it
-(`keras_cnns.data.pipeline`), before the layers here.
+It needs to know the epoch, so it is not a layer: the data pipeline of a
+training run does it (`DatasetBundle.training_stream`, used by `train`),
+before the layers here. Where passes are not numbered (a bundle's `train`
+iterated by hand, a tuning trial's pipeline), `"alternate"` flips at random,
+as `True` does.
 
 Layers run in the table's order and expect pixels in `[0, 255]` (the data
 pipeline augments before normalizing, so zero padding is black).
@@ -52,7 +55,7 @@ ALTERNATE_FLIPS = "alternate"
 _PIXEL_RANGE = (0, 255)
 
 
-def build_augmentation(recipe, image_shape, seed=None):
+def build_augmentation(recipe, image_shape, seed=None, alternating_flips=False):
     """Builds the augmentation layers a recipe describes.
 
     Args:
@@ -61,6 +64,9 @@ def build_augmentation(recipe, image_shape, seed=None):
         image_shape: `(height, width, channels)` of the images to augment.
         seed: Optional integer; each layer gets `seed + position` so the
             layers draw independent random numbers.
+        alternating_flips: The caller's pipeline mirrors the images by pass
+            for `"flip": "alternate"` (`make_pipeline(flip_bits=...)`), so
+            no flip layer is built for it; else it becomes a random flip.
 
     Returns:
         A `keras.layers.Pipeline` to call with `training=True` on batches of
@@ -88,7 +94,12 @@ def build_augmentation(recipe, image_shape, seed=None):
         if key not in recipe:
             continue
         layer_seed = None if seed is None else seed + len(layers)
-        layer = _LAYER_BUILDERS[key](recipe[key], height, width, layer_seed)
+        value = recipe[key]
+        if key == "flip" and value == ALTERNATE_FLIPS:
+            if alternating_flips:
+                continue  # The pipeline flips by pass.
+            value = True
+        layer = _LAYER_BUILDERS[key](value, height, width, layer_seed)
         if layer is not None:
             layers.append(layer)
     if not layers:
@@ -218,8 +229,6 @@ def _crop_padding_layer(padding, height, width, seed):
 
 
 def _flip_layer(flip, height, width, seed):
-    if flip == ALTERNATE_FLIPS:
-        return None  # The pipeline flips by epoch (`alternates_flips`).
     mode = "horizontal" if flip is True else flip
     return keras.layers.RandomFlip(mode=mode, seed=seed, name="augment_flip")
 

@@ -308,7 +308,7 @@ def bundle_from_arrays(arrays, *, batch_size=128, augment="default", seed=0, shu
     """
     _check_pipeline_arguments(batch_size, seed, shuffle_buffer)
     recipe = resolve_recipe(augment, arrays.name)
-    augmentation = build_augmentation(recipe, arrays.image_shape, seed=seed)
+    augmentation = build_augmentation(recipe, arrays.image_shape, seed=seed, alternating_flips=True)
     flip_bits = None
     if alternates_flips(recipe):  # Which images the first pass mirrors.
         flip_bits = np.random.default_rng(seed).integers(0, 2, size=len(arrays.train[1]), dtype=np.uint8)

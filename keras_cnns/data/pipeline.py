@@ -1,8 +1,8 @@
 """tf.data pipelines over in-memory uint8 images.
 
-Order: slices -> shuffle (training only, seeded) -> batch -> [repeat, for
-training] -> map(mirror by pass (alternating flips), augment (training only),
-clip to [0, 255], normalize) -> prefetch.
+Order: slices -> shuffle (training only, seeded) -> batch -> [repeat, for an
+endless training stream] -> map(mirror by pass (alternating flips), augment
+(training only), clip to [0, 255], normalize) -> prefetch.
 
 The decoded images already sit in memory as uint8 arrays (decoded, resized
 and channel-converted once by `load_dataset`), which is the pre-augmentation
@@ -47,9 +47,11 @@ def make_pipeline(
             needs it: Keras shards a dataset across processes only when every
             batch has the same, static size.
         flip_bits: None, or a 0/1 array `(N,)` for flips that alternate by
-            pass (`augment.alternates_flips`): image `i` is mirrored in pass
-            `p` when `flip_bits[i]` differs from `p % 2`, before
-            `augmentation`.
+            pass (`augment.alternates_flips`): with `endless`, image `i` is
+            mirrored in pass `p` when `flip_bits[i]` differs from `p % 2`,
+            before `augmentation`. A single pass (not `endless`) may be
+            iterated again and again by its user without the pass being
+            known, so it mirrors each image at random instead.
         first_pass: The number of the first pass (a resumed run's epochs
             done), for `flip_bits`.
         endless: Repeat the passes without end (numbered on from
@@ -74,8 +76,11 @@ def make_pipeline(
     def preprocess(index, batch):
         pixels = tf.cast(batch[0], tf.float32)
         if flip_bits is not None:
-            pass_parity = tf.cast((first_pass + index // batches_per_pass) % 2, tf.uint8)
-            mirrored = tf.not_equal(batch[2], pass_parity)
+            if endless:
+                pass_parity = tf.cast((first_pass + index // batches_per_pass) % 2, tf.uint8)
+                mirrored = tf.not_equal(batch[2], pass_parity)
+            else:
+                mirrored = tf.random.uniform(tf.shape(batch[1]), seed=seed) < 0.5
             pixels = tf.where(mirrored[:, None, None, None], tf.reverse(pixels, axis=[2]), pixels)
         if augmentation is not None:
             pixels = augmentation(pixels, training=True)

@@ -44,9 +44,8 @@ from keras_cnns.export.tflite import DEFAULT_CALIBRATION_SIZE, calibration_image
 from keras_cnns.inference.calibration import fit_calibration
 from keras_cnns.inference.model_card import EXPORT_REPORT_FILE
 from keras_cnns.train import atomic
-from keras_cnns.train.config import TTA_VIEWS
+from keras_cnns.train.trainer import check_tta_argument
 from keras_cnns.train.tta import tta_views_of, with_test_time_augmentation
-from keras_cnns.validation import check_choice
 from keras_cnns.console import say
 
 # Timed calls of the Keras model for the report's latency column.
@@ -211,8 +210,7 @@ def export_model(model, out_dir, *, formats=DEFAULT_FORMATS, representative_data
     ```
     """
     entries = check_formats(formats)
-    if tta is not None:
-        check_choice("tta", tta, ("run", *TTA_VIEWS))
+    check_tta_argument(tta)
     out_dir = os.path.abspath(os.fspath(out_dir))
     check_replaceable(out_dir)  # Before any slow work.
     check_writable(out_dir)

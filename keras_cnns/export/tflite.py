@@ -69,7 +69,8 @@ def export_saved_model(model, path):
     is written under a temporary name and renamed when complete.
 
     Args:
-        model: A built `keras.Model`.
+        model: A built `keras.Model`; one that computes in mixed precision
+            is exported as its float32 copy (`train.precision.float32_model`).
         path: Folder to create; must not exist.
 
     Returns:
@@ -90,10 +91,13 @@ def export_saved_model(model, path):
         raise FileExistsError(f"{path} already exists; pass a new folder for the SavedModel.")
     parent = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(parent, exist_ok=True)
+    from keras_cnns.train.precision import float32_model  # Keras: imported when a model is exported.
+
     temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
     try:
         os.rmdir(temporary)  # model.export creates the folder itself.
-        model.export(temporary, format="tf_saved_model", verbose=False)
+        # A mixed-precision network is exported in float32 (TFLite has no bfloat16 kernels).
+        float32_model(model).export(temporary, format="tf_saved_model", verbose=False)
         os.replace(temporary, path)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)

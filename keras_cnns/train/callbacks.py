@@ -141,8 +141,13 @@ class Lookahead(keras.callbacks.Callback):
         self._slow, self._since_sync = None, 0
 
     def on_train_begin(self, logs=None):
-        self._slow = [keras.ops.convert_to_numpy(v).copy() for v in self.model.trainable_variables]
-        self._since_sync = 0
+        self._slow, self._since_sync = None, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._slow is None:
+            # At the first step, not at the start of training: a run resumed with weight averaging holds the
+            # average until `WeightAveraging` swaps its own weights back in at the epoch's start.
+            self._slow = [keras.ops.convert_to_numpy(v).copy() for v in self.model.trainable_variables]
 
     def on_train_batch_end(self, batch, logs=None):
         self._since_sync += 1
@@ -150,15 +155,14 @@ class Lookahead(keras.callbacks.Callback):
             self.synchronize()
 
     def on_test_begin(self, logs=None):
-        if self._slow is not None:  # Not for an evaluate() outside fit.
-            self.synchronize()
+        self.synchronize()
 
     def on_epoch_end(self, epoch, logs=None):
         self.synchronize()
 
     def synchronize(self):
         """Moves the slow weights toward the fast ones and puts them in the model (no-op right after one)."""
-        if self._since_sync == 0:
+        if self._since_sync == 0 or self._slow is None:
             return
         for slow, variable in zip(self._slow, self.model.trainable_variables):
             slow += self.alpha * (keras.ops.convert_to_numpy(variable) - slow)

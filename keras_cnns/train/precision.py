@@ -8,11 +8,13 @@
 | `"auto"` | `mixed_float16` where a GPU is present; `mixed_bfloat16` on the TensorFlow backend on a CPU with bfloat16 instructions; else `float32` |
 
 Why `"auto"` picks bfloat16 on such CPUs: on the 2-core AMD EPYC (Zen 4,
-AVX512_BF16) of BENCHMARKS.md, "Mixed precision on the CPU", the
-`fashion_mnist_quick` network trained 15-20% more images per second in
-`mixed_bfloat16` with the same test accuracy within the spread of seeds.
-Only the TensorFlow backend was measured (its oneDNN kernels use the
-instructions), so the other backends keep float32 on a CPU.
+AVX512_BF16) of BENCHMARKS.md ("Time to accuracy", "bfloat16 on this CPU"),
+ResNet-20 at batch 256 trained 10-19% more images per second in
+`mixed_bfloat16` (two days), while the main job's small VGG-11 took the
+same time per image (225 against 223 microseconds, within 1%); the test
+accuracy was the same within a seed's spread. Only the TensorFlow
+backend was measured (its oneDNN kernels use the instructions), so the
+other backends keep float32 on a CPU.
 
 Weights stay float32 under both mixed policies (Keras keeps the variables in
 float32 and computes in the lower precision), so a run can resume on a
@@ -109,14 +111,30 @@ def float32_model(model):
     which TFLite cannot convert and which rounds its answers; its weights
     are float32. Evaluation, export and inspection use this copy, so the
     test accuracy a run reports is the accuracy of the files it exports.
+
+    Raises:
+        ValueError: If a mixed-precision model cannot be rebuilt from its
+            config (e.g. a subclassed model without `get_config`).
     """
-    config = model.get_config()
-    float32_config = _float32_config(config)
-    if float32_config == config:
+    if not any(is_mixed(layer.dtype_policy.name) for layer in _layers(model)):
         return model
-    copy = model.__class__.from_config(float32_config)
-    copy.set_weights(model.get_weights())
+    try:
+        copy = model.__class__.from_config(_float32_config(model.get_config()))
+        copy.set_weights(model.get_weights())
+    except (NotImplementedError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"{model.name} computes in {model.dtype_policy.name} and could not be rebuilt in float32 from its "
+            f"config ({type(error).__name__}: {error}). Build it again under keras.config.set_dtype_policy("
+            "'float32') and copy the weights over (model.get_weights()), then pass that model."
+        ) from error
     return copy
+
+
+def _layers(model):
+    """`model` and every layer in it, nested models' layers included."""
+    yield model
+    for layer in getattr(model, "layers", ()):
+        yield from _layers(layer)
 
 
 def _float32_config(config):

@@ -5,7 +5,8 @@ measured to reach an accuracy, under one name.
 a finished, measured run you can repeat (`keras-cnns train --recipe NAME`, or
 `recipe_config(NAME)` in Python) and then change (any `TrainConfig` field
 overrides it). What each reached, and the command that measured it, is in
-BENCHMARKS.md (`benchmarks/bench_training.py budget` and `long`).
+BENCHMARKS.md (`benchmarks/bench_time_to_accuracy.py run` for the main job's
+recipe, `benchmarks/bench_training.py long` for ResNet-20's).
 
 ```python
 from keras_cnns.train import recipe_config, train
@@ -84,6 +85,35 @@ RECIPES = {
             summary="the README's main job: VGG-11-BN at a quarter width, 8 epochs with the speed-record pieces",
             measured={"test_accuracy": 0.9347, "training_minutes": 2.1, "runs": "3 seeds, 2026-12-02",
                       "command": "benchmarks/bench_time_to_accuracy.py run"},
+        ),
+        Recipe(
+            name="fashion_mnist_wide",
+            model="vgg11_bn",
+            dataset="fashion_mnist",
+            # The main job's network at half width (4x the multiply-adds), for 26 epochs, with random crops
+            # (padding 2) and flips that alternate by epoch; six test-time views (flips and one-pixel shifts).
+            settings=dict(
+                epochs=26,
+                batch_size=256,
+                lr_batch_size=256,
+                image_size=[28, 28],
+                model_kwargs={"width_multiplier": 0.5, "hidden_units": [], "dropout": 0.0,
+                              "pool_padding": "same"},
+                optimizer="sgd",
+                learning_rate=0.1,
+                weight_decay=5e-4,
+                warmup_epochs=2,
+                label_smoothing=0.2,
+                augment={"crop_padding": 2, "flip": "alternate"},
+                validation_split=0.0,
+                whiten_first_conv=True,
+                batch_norm_momentum=0.9,
+                ema_decay=0.99,
+                tta="flip_shift",
+            ),
+            summary="VGG-11-BN at half width, 26 epochs with the speed-record pieces, crops and alternating flips",
+            measured={"test_accuracy": 0.9446, "training_minutes": 16.4, "runs": "1 seed, 2026-12-02",
+                      "command": "benchmarks/bench_time_to_accuracy.py run --recipes fashion_mnist_wide"},
         ),
         Recipe(
             name="fashion_mnist_resnet20",

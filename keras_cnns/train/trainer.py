@@ -54,7 +54,6 @@ from keras_cnns.train.precision import (
 from keras_cnns.train.plots import plot_confusion_matrix, plot_learning_curves
 from keras_cnns.train.run_dir import RunLayout, locate_run, read_history, write_history
 from keras_cnns.console import say
-from keras_cnns.validation import check_choice
 
 logger = logging.getLogger(__name__)
 # Training images whose patches set the first convolution with whiten_first_conv.
@@ -339,11 +338,19 @@ def evaluate(run_dir_or_model_path, dataset=None, verbose=0, tta="run"):
 
 def run_tta(tta, config):
     """`tta` as `evaluate` and `export_model` take it, resolved: `"run"` becomes the run's `config.tta`."""
+    check_tta_argument(tta)
     if tta == "run":
         return None if config is None else config.tta
-    if tta is not None:
-        check_choice("tta", tta, ("run", *TTA_VIEWS))
     return tta
+
+
+def check_tta_argument(tta):
+    """Raises unless `tta` is `"run"`, None or a name of `TTA_VIEWS` (the `tta` of `evaluate` and `export_model`)."""
+    if tta is not None and not (isinstance(tta, str) and tta in ("run", *TTA_VIEWS)):
+        raise ValueError(
+            f"tta must be 'run' (the run's own setting), None (the bare network) or one of {list(TTA_VIEWS)}; "
+            f"received {tta!r}. Pass for example tta='flip'."
+        )
 
 
 def load_best_model(path):

@@ -30,6 +30,7 @@ import shutil
 import numpy as np
 
 from keras_cnns.data import load_dataset
+from keras_cnns import saving
 from keras_cnns.locking import folder_lock
 from keras_cnns.train import atomic
 from keras_cnns.train.config import TrainConfig
@@ -95,7 +96,8 @@ def build_phase_model(*, input_shape, classes, source, phase, target_normalizati
                                      dropout=dropout, feature_layer=feature_layer)
         set_trainable(model, 0)
     else:
-        model = load_best_model(start_from)
+        # As trained (in its dtype policy), not load_best_model's float32 copy for inference.
+        model = saving.load_model(start_from, compile=False)
         set_trainable(model, unfreeze_blocks)
     expected = tuple(model.inputs[0].shape[1:])
     if any(want is not None and got != want for got, want in zip(input_shape, expected)):
