@@ -50,6 +50,28 @@ class Recipe:
                 f"{self.measured['training_minutes']:.1f} minutes of training ({self.measured['runs']})")
 
 
+# The main job's settings; fashion_mnist_wide changes a few of them.
+_QUICK_SETTINGS = dict(
+    epochs=8,
+    batch_size=256,
+    lr_batch_size=256,
+    image_size=[28, 28],
+    model_kwargs={"width_multiplier": 0.25, "hidden_units": [], "dropout": 0.0,
+                  "pool_padding": "same"},
+    optimizer="sgd",
+    learning_rate=0.1,
+    weight_decay=5e-4,
+    warmup_epochs=1,
+    label_smoothing=0.2,
+    augment={"flip": True},
+    validation_split=0.0,
+    whiten_first_conv=True,
+    batch_norm_momentum=0.9,
+    ema_decay=0.99,
+    tta="flip",
+)
+
+
 RECIPES = {
     recipe.name: recipe
     for recipe in (
@@ -63,25 +85,7 @@ RECIPES = {
             # has it (mixed_precision "auto"), a whitened first convolution, batch-norm statistics that follow
             # the fast-moving weights, an average of the weights, label smoothing 0.2, and the mirror image
             # averaged in at test time; 8 epochs instead of 12.
-            settings=dict(
-                epochs=8,
-                batch_size=256,
-                lr_batch_size=256,
-                image_size=[28, 28],
-                model_kwargs={"width_multiplier": 0.25, "hidden_units": [], "dropout": 0.0,
-                              "pool_padding": "same"},
-                optimizer="sgd",
-                learning_rate=0.1,
-                weight_decay=5e-4,
-                warmup_epochs=1,
-                label_smoothing=0.2,
-                augment={"flip": True},
-                validation_split=0.0,
-                whiten_first_conv=True,
-                batch_norm_momentum=0.9,
-                ema_decay=0.99,
-                tta="flip",
-            ),
+            settings=_QUICK_SETTINGS,
             summary="the README's main job: VGG-11-BN at a quarter width, 8 epochs with the speed-record pieces",
             measured={"test_accuracy": 0.9347, "training_minutes": 2.1, "runs": "3 seeds, 2026-12-02",
                       "command": "benchmarks/bench_time_to_accuracy.py run"},
@@ -92,25 +96,14 @@ RECIPES = {
             dataset="fashion_mnist",
             # The main job's network at half width (4x the multiply-adds), for 26 epochs, with random crops
             # (padding 2) and flips that alternate by epoch; six test-time views (flips and one-pixel shifts).
-            settings=dict(
-                epochs=26,
-                batch_size=256,
-                lr_batch_size=256,
-                image_size=[28, 28],
-                model_kwargs={"width_multiplier": 0.5, "hidden_units": [], "dropout": 0.0,
-                              "pool_padding": "same"},
-                optimizer="sgd",
-                learning_rate=0.1,
-                weight_decay=5e-4,
-                warmup_epochs=2,
-                label_smoothing=0.2,
-                augment={"crop_padding": 2, "flip": "alternate"},
-                validation_split=0.0,
-                whiten_first_conv=True,
-                batch_norm_momentum=0.9,
-                ema_decay=0.99,
-                tta="flip_shift",
-            ),
+            settings={
+                **_QUICK_SETTINGS,
+                "epochs": 26,
+                "model_kwargs": {**_QUICK_SETTINGS["model_kwargs"], "width_multiplier": 0.5},
+                "warmup_epochs": 2,
+                "augment": {"crop_padding": 2, "flip": "alternate"},
+                "tta": "flip_shift",
+            },
             summary="VGG-11-BN at half width, 26 epochs with the speed-record pieces, crops and alternating flips",
             measured={"test_accuracy": 0.9446, "training_minutes": 16.4, "runs": "1 seed, 2026-12-02",
                       "command": "benchmarks/bench_time_to_accuracy.py run --recipes fashion_mnist_wide"},
