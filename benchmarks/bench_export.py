@@ -39,13 +39,13 @@ import tempfile
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras_cnns  # noqa: E402,F401  (before Keras: it asks TensorFlow for its oneDNN kernels)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import common  # noqa: E402  (benchmarks/common.py)
 
-import keras_cnns  # noqa: E402
 from keras_cnns.data import denormalize, load_dataset  # noqa: E402
 from keras_cnns.export import convert_to_tflite, export_model, measure_latency, measure_tflite_latency  # noqa: E402
 from keras_cnns.export.source import resolve_source, take_examples  # noqa: E402

@@ -6,6 +6,7 @@ this machine's drifting step times; see BENCHMARKS.md).
     .venv/bin/python benchmarks/bench_step_time.py batch_size
     KERAS_BACKEND=jax .venv/bin/python benchmarks/bench_step_time.py batch_size
     .venv/bin/python benchmarks/bench_step_time.py precision
+    .venv/bin/python benchmarks/bench_step_time.py onednn
 
 * `pool_padding`: the main job's quarter-width VGG-11 at 32x32 ("valid"
   pooling) against 28x28 (`pool_padding="same"`), batch 256.
@@ -14,6 +15,9 @@ this machine's drifting step times; see BENCHMARKS.md).
 * `precision`: the main job's network (`fashion_mnist_quick`) at batch 256 in
   float32 against `mixed_bfloat16` (what `mixed_precision="auto"` picks on a
   CPU with bfloat16 instructions).
+* `onednn`: the main job's network in float32 with TensorFlow's oneDNN
+  kernels off and on (`keras_cnns._onednn`), one process per setting and
+  round, in turn.
 
 Synthetic images, SGD with Nesterov momentum, `train_on_batch` after three
 warm-up steps. Prints each round's microseconds per image and the medians;
@@ -21,11 +25,14 @@ BENCHMARKS.md cites the runs.
 """
 
 import os
+import re
+import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras_cnns  # noqa: E402,F401  (before Keras: it asks TensorFlow for its oneDNN kernels)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -55,17 +62,45 @@ def candidates(comparison):
             "resnet20, batch 256, mixed_bfloat16": (resnet20, 256, "mixed_bfloat16"),
         }
     if comparison == "precision":  # The main job's network (fashion_mnist_quick) in both precisions.
-        def quick():
-            return get_model("vgg11_bn", input_shape=(28, 28, 1), pool_padding="same", **VGG_KNOBS)
         return {
-            "quick network, batch 256, float32": (quick, 256, "float32"),
-            "quick network, batch 256, mixed_bfloat16": (quick, 256, "mixed_bfloat16"),
+            "quick network, batch 256, float32": (quick_network, 256, "float32"),
+            "quick network, batch 256, mixed_bfloat16": (quick_network, 256, "mixed_bfloat16"),
         }
-    raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size or precision.")
+    if comparison == "quick":  # One setting: what `onednn` runs in each of its processes.
+        return {"quick network, batch 256, float32": (quick_network, 256, "float32")}
+    raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size, precision or onednn.")
+
+
+def quick_network():
+    """The main job's network (`fashion_mnist_quick`)."""
+    return get_model("vgg11_bn", input_shape=(28, 28, 1), pool_padding="same", **VGG_KNOBS)
+
+
+def compare_onednn(rounds=3):
+    """The main job's network with TensorFlow's oneDNN kernels off and on, a process each.
+
+    TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` once, when it is imported, so
+    each round starts one process per setting, in turn, and takes the median
+    of that process's own rounds (`quick`).
+    """
+    settings = {"oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)": "0", "oneDNN on (TF_ENABLE_ONEDNN_OPTS=1)": "1"}
+    times = {label: [] for label in settings}
+    for _ in range(rounds):
+        for label, value in settings.items():
+            child = subprocess.run([sys.executable, __file__, "quick"], capture_output=True, text=True, check=True,
+                                   env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": value})
+            times[label].append(float(re.search(r"median ([\d.]+)", child.stdout).group(1)))
+    print("onednn on the tensorflow backend, microseconds per image (the median of each process):")
+    for label, values in times.items():
+        rounds_text = " ".join(f"{value:.0f}" for value in values)
+        print(f"{label}: {rounds_text} -> median {np.median(values):.1f}")
 
 
 def main(argv):
     comparison = argv[0] if argv else "pool_padding"
+    if comparison == "onednn":
+        compare_onednn()
+        return
     rng = np.random.default_rng(0)
     prepared = {}
     for name, (build, batch_size, policy) in candidates(comparison).items():

@@ -8,17 +8,26 @@ import sys
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
+# The CPU flags that decide how fast a training step is here: vector width, and the instructions that
+# make TensorFlow pick bfloat16 (keras_cnns.train.precision) and oneDNN by itself (keras_cnns._onednn).
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16")
+
+
 def machine_description():
-    """CPU model, core count, OS and library versions, for a results file."""
+    """CPU model and its speed-relevant flags, core count, OS and library versions, for a results file."""
     from keras_cnns.export.card import library_versions
 
-    cpu = platform.processor() or platform.machine()
+    cpu, flags = platform.processor() or platform.machine(), None
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as file:
-            cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
+            lines = file.read().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+        present = set(next(line.split(":", 1)[1] for line in lines if line.startswith("flags")).split())
+        flags = [flag for flag in SPEED_FLAGS if flag in present]
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, **library_versions()}
+    return {"cpu": cpu, "cpu_flags": flags, "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+            **library_versions()}
 
 
 def run_facts():

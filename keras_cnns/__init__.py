@@ -10,6 +10,10 @@ files without Keras or TensorFlow. The Keras classes this package saves into
 `.keras` files are registered by `keras_cnns.saving`, which is imported as
 soon as Keras is: after `import keras_cnns`, `keras.saving.load_model` reads
 every file the package writes.
+
+Importing it before Keras also asks TensorFlow for its oneDNN CPU kernels
+on x86 CPUs where TensorFlow would leave them off (`keras_cnns._onednn`;
+`TF_ENABLE_ONEDNN_OPTS=0` keeps them off).
 """
 
 import importlib.abc
@@ -17,6 +21,9 @@ import importlib.util
 import sys
 
 from keras_cnns._lazy import lazy_exports
+from keras_cnns._onednn import request_onednn
+
+request_onednn()
 
 __version__ = "0.1.0"
 

@@ -7,6 +7,8 @@ import struct
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import keras_cnns  # noqa: E402,F401  (before Keras, as a user's program would: TensorFlow's oneDNN kernels)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

@@ -33,6 +33,7 @@ from keras_cnns.data import (
 from keras_cnns.registry import get_model, model_info
 from keras_cnns import saving
 from keras_cnns.locking import folder_lock
+from keras_cnns._onednn import onednn_advice
 from keras_cnns.train import atomic, distributed
 from keras_cnns.interrupts import stop_on_request_callback
 from keras_cnns.train.tta import with_test_time_augmentation
@@ -193,6 +194,8 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
     with _training_scope(cluster):
         model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy, model_builder=model_builder)
         say("train", "Computing in {} ({}).".format(*explain_dtype_policy(config.mixed_precision)), verbose)
+        if keras.backend.backend() == "tensorflow" and (advice := onednn_advice()):
+            say("train", advice, verbose)
         if config.whiten_first_conv and state is None:  # A resumed run restores its trained first layer.
             whiten_first_convolution(model, _sample_images(bundle.train, WHITENING_IMAGES))
         checkpoint = _start_or_resume(layout, config, model, state, chief, bundle, strategy=strategy,
