@@ -25,15 +25,27 @@ def _handle_sigint(signum, frame):
 
 @contextlib.contextmanager
 def stop_on_ctrl_c():
-    """Remember a Ctrl-C while the block runs (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, _handle_sigint)
+    """Remember a Ctrl-C while the block runs, and let it end the block as a KeyboardInterrupt.
+
+    The handler is installed in the main thread only (elsewhere signals do
+    not arrive). A Ctrl-C that lands inside a library can also come out as
+    another error: TensorFlow tracing a function catches the
+    KeyboardInterrupt and fails on what it left half-built (a TypeError
+    from a data-pipeline layer was seen). Once a Ctrl-C has come, any error
+    leaving the block is re-raised as a KeyboardInterrupt, with the error as
+    its cause, so the run stops as the user asked.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _handle_sigint) if in_main_thread else None
     try:
         yield
+    except Exception as error:
+        if _requested.is_set():
+            raise KeyboardInterrupt from error
+        raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
         _requested.clear()
 
 

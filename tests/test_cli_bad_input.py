@@ -319,6 +319,21 @@ def test_a_ctrl_c_swallowed_on_its_way_still_stops_training():
     interrupts.raise_if_requested()  # Cleared when the block ends.
 
 
+def test_a_ctrl_c_that_a_library_turned_into_another_error_still_stops_as_ctrl_c():
+    """Seen under load: SIGINT inside TensorFlow's tracing of the data pipeline came out as a TypeError."""
+    from keras_cnns import interrupts
+
+    with pytest.raises(KeyboardInterrupt) as caught, interrupts.stop_on_ctrl_c():
+        try:
+            interrupts._handle_sigint(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            raise TypeError("Failed to convert elements of (None, 1) to Tensor.")
+    assert isinstance(caught.value.__cause__, TypeError)
+    # Without a Ctrl-C, an error stays what it is.
+    with pytest.raises(TypeError, match="a real bug"), interrupts.stop_on_ctrl_c():
+        raise TypeError("a real bug")
+
+
 def test_messages_speak_in_flags_but_leave_paths_alone():
     from keras_cnns.cli import build_parser
     from keras_cnns.cli.flags import in_flags
