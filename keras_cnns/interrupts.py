@@ -12,7 +12,9 @@ every run, raises the KeyboardInterrupt at the next batch boundary.
 """
 
 import contextlib
+import functools
 import signal
+import sys
 import threading
 
 _requested = threading.Event()
@@ -37,6 +39,8 @@ def stop_on_ctrl_c():
     """
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _handle_sigint) if in_main_thread else None
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_quiet_about_remembered_ctrl_c, previous_hook)
     try:
         yield
     except Exception as error:
@@ -44,9 +48,23 @@ def stop_on_ctrl_c():
             raise KeyboardInterrupt from error
         raise
     finally:
+        sys.unraisablehook = previous_hook
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
         _requested.clear()
+
+
+def _quiet_about_remembered_ctrl_c(previous_hook, unraisable):
+    """`sys.unraisablehook` that drops a KeyboardInterrupt a callback swallowed once it is remembered.
+
+    Python prints "Exception ignored in: ..." and a traceback for it (JAX's
+    garbage-collection callback, for one); the request is remembered and
+    `StopOnRequest` raises it at the next batch, so the traceback is noise.
+    Everything else goes to the hook that was there before.
+    """
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _requested.is_set():
+        return
+    previous_hook(unraisable)
 
 
 def raise_if_requested():

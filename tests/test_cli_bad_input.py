@@ -334,6 +334,33 @@ def test_a_ctrl_c_that_a_library_turned_into_another_error_still_stops_as_ctrl_c
         raise TypeError("a real bug")
 
 
+def test_a_ctrl_c_swallowed_by_a_callback_prints_no_traceback():
+    """Python reports an exception a callback swallowed ("Exception ignored in: ..."); a remembered Ctrl-C is quiet."""
+    from keras_cnns import interrupts
+
+    class RaisesWhenDeleted:  # Python passes what __del__ raises to sys.unraisablehook, as for a GC callback.
+        def __init__(self, error):
+            self.error = error
+
+        def __del__(self):
+            raise self.error
+
+    reported = []
+    saved = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: reported.append(unraisable.exc_value)
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts.stop_on_ctrl_c():
+            RaisesWhenDeleted(ValueError("a real error in a callback"))
+            try:
+                interrupts._handle_sigint(signal.SIGINT, None)
+            except KeyboardInterrupt as ctrl_c:
+                RaisesWhenDeleted(ctrl_c)
+            interrupts.raise_if_requested()
+        assert [str(error) for error in reported] == ["a real error in a callback"]
+    finally:
+        sys.unraisablehook = saved
+
+
 def test_messages_speak_in_flags_but_leave_paths_alone():
     from keras_cnns.cli import build_parser
     from keras_cnns.cli.flags import in_flags
