@@ -33,22 +33,25 @@ def test_no_advice_where_the_user_turned_onednn_off(monkeypatch):
     assert _onednn.onednn_advice() is None
 
 
+def run_without_the_switch(code):
+    """Standard output of `python -c code` in a process whose environment lacks TF_ENABLE_ONEDNN_OPTS."""
+    env = {name: value for name, value in os.environ.items() if name != "TF_ENABLE_ONEDNN_OPTS"}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+
 @x86_only
 def test_importing_keras_cnns_first_turns_onednn_on_and_the_log_stays_quiet():
-    env = {name: value for name, value in os.environ.items() if name != "TF_ENABLE_ONEDNN_OPTS"}
-    code = ("import os, keras_cnns; from keras_cnns import _onednn; "
-            "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], _onednn.onednn_enabled(), _onednn.onednn_advice())")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1", "True", "None"]
+    stdout = run_without_the_switch(
+        "import os, keras_cnns; from keras_cnns import _onednn; "
+        "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], _onednn.onednn_enabled(), _onednn.onednn_advice())")
+    assert stdout.split() == ["1", "True", "None"]
 
 
 @x86_only
 def test_advice_names_the_fix_where_tensorflow_came_first():
-    env = {name: value for name, value in os.environ.items() if name != "TF_ENABLE_ONEDNN_OPTS"}
-    code = ("import tensorflow, keras_cnns; from keras_cnns import _onednn; "
-            "print(_onednn.onednn_enabled()); print(_onednn.onednn_advice())")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    enabled, advice = out.stdout.strip().split("\n", 1)
+    stdout = run_without_the_switch("import tensorflow, keras_cnns; from keras_cnns import _onednn; "
+                                    "print(_onednn.onednn_enabled()); print(_onednn.onednn_advice())")
+    enabled, advice = stdout.strip().split("\n", 1)
     if enabled == "True":  # This CPU is one TensorFlow turns oneDNN on for by itself.
         assert advice == "None"
     else:
