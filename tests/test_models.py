@@ -18,7 +18,7 @@ from tests.model_checks import (
 
 pytestmark = pytest.mark.zoo
 ALL_MODELS = models_to_check()
-# For the two slowest checks: ResNet-101 and -152 there with -m heavy (ResNet-18, -50 and the CIFAR ones always).
+# For the checks that build and run a network: the deepest ResNets there with -m heavy (model_checks.DEEPEST).
 ALL_MODELS_DEEPEST_HEAVY = models_to_check(deepest_heavy=True)
 SMALL_DEFAULTS = [n for n in ALL_MODELS if keras_cnns.model_info(n).default_input_shape[0] <= 32]
 IMAGENET_SIZE = [n for n in ALL_MODELS if n not in SMALL_DEFAULTS]
@@ -70,7 +70,7 @@ def test_below_minimum_size_names_the_minimum(name):
         keras_cnns.get_model(name, **kwargs)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
 @pytest.mark.parametrize("pooling", [None, "avg", "max"])
 def test_features_without_top(name, pooling):
     kwargs = small_config(name)
@@ -81,7 +81,7 @@ def test_features_without_top(name, pooling):
     assert not any(layer.name == "predictions" for layer in model.layers)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_one_and_three_channel_inputs(name, channels):
     kwargs = small_config(name, channels=channels)
@@ -233,7 +233,7 @@ def _unsupported(setting):
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
-@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
 def test_model_in_channels_first_and_mixed_precision(name, setting):
     """Builds, runs and passes gradients in another data format or dtype policy; the same output shape,
     finite probabilities, and (mixed precision) float32 outputs from low-precision computation."""
