@@ -4,8 +4,6 @@ filters and their PNG files, and the cross-correlation demonstration."""
 
 import os
 import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -29,6 +27,7 @@ from keras_cnns.inspect import (
 from keras_cnns.inspect.graph import GRADCAM_MIN_SIZE, feature_map_calls, spatial_size
 from keras_cnns.inspect.correlation import EXAMPLE_KERNEL, convolve2d, cross_correlate2d, keras_conv2d
 from keras_cnns.models.vgg import build_vgg
+from conftest import run_main
 from tests.model_checks import random_images, small_config
 
 ALL_MODELS = keras_cnns.list_models()
@@ -205,14 +204,12 @@ def test_nested_and_sequential_models():
     assert conv_row(layer_table(sequential), "p") == ((6, 6, 4), 0, 0, (5, 5), (4, 4))
 
 
-def test_summary_command_prints_the_layer_table():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-m", "keras_cnns", "summary", "resnet20", "--input-shape", "28,28,1"],
-                            capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "RF" in result.stdout and "Connected to" in result.stdout and "conv4_block3_add (Add)" in result.stdout
+def test_summary_command_prints_the_layer_table(capsys):
+    status, stdout, stderr = run_main(capsys, "summary", "resnet20", "--input-shape", "28,28,1")
+    assert status == 0, stderr[-2000:]
+    assert "RF" in stdout and "Connected to" in stdout and "conv4_block3_add (Add)" in stdout
     params = keras_cnns.get_model("resnet20", input_shape=(28, 28, 1)).count_params()
-    assert f"Total params: {params:,}" in result.stdout
+    assert f"Total params: {params:,}" in stdout
 
 
 # --- Grad-CAM, feature maps and filters on a trained model ----------------------------------
@@ -331,20 +328,17 @@ def test_visualize_writes_every_kind_of_png(shape_classifier, tmp_path):
     assert display.shape == (32, 32, 1) and x.max() <= 1.0
 
 
-def test_visualize_command_on_a_run_test_image(tmp_path):
+def test_visualize_command_on_a_run_test_image(tmp_path, capsys):
     from keras_cnns.train import default_config, train
 
     run = train(default_config("lenet5", "digits", epochs=1, batch_size=64, out_dir=str(tmp_path / "run")),
                 verbose=0)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-m", "keras_cnns", "visualize", run.out_dir, "test:3", "--kind",
-                             "gradcam"], capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    written = result.stdout.split("Wrote ")[1].strip()
+    status, stdout, stderr = run_main(capsys, "visualize", run.out_dir, "test:3", "--kind", "gradcam")
+    assert status == 0, stderr[-2000:]
+    written = stdout.split("Wrote ")[1].strip()
     assert written.endswith("gradcam_test_3.png") and os.path.getsize(written) > 0
-    result = subprocess.run([sys.executable, "-m", "keras_cnns", "visualize", run.out_dir, "test:99999"],
-                            capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 2 and "out of range" in result.stderr and "Traceback" not in result.stderr
+    status, _, stderr = run_main(capsys, "visualize", run.out_dir, "test:99999")
+    assert status == 2 and "out of range" in stderr and "Traceback" not in stderr
 
 
 @pytest.mark.zoo
