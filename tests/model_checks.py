@@ -20,8 +20,8 @@ BACKEND_REPRESENTATIVES = ("lenet5", "alexnet", "vgg11", "vgg11_bn", "resnet18",
 
 # The deeper variants of a family whose shallower ones (ResNet-20 and -32; ResNet-18, -34 and -50) every check
 # covers: the same builder with more blocks per stage, whose counts test_cifar_resnets_have_the_papers_sizes and
-# keras.applications' parameter counts check. Their builds and gradients (44 to 150 layers deep, 10-40 s each on
-# a 2-core CPU) run with `-m heavy`.
+# keras.applications' parameter counts check. Their builds and gradients (44 to 152 layers deep, 10-40 s each on
+# a 2-core AMD EPYC without AVX-512) run with `-m heavy`.
 DEEPEST = ("resnet44", "resnet56", "resnet110", "resnet101", "resnet152")
 
 
