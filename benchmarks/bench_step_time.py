@@ -12,9 +12,10 @@ this machine's drifting step times; see BENCHMARKS.md).
   pooling) against 28x28 (`pool_padding="same"`), batch 256.
 * `batch_size`: the longer recipe's ResNet-20 at 28x28, batch 128 against
   batch 256, and batch 256 under `mixed_bfloat16`.
-* `precision`: the main job's network (`fashion_mnist_quick`) at batch 256 in
-  float32 against `mixed_bfloat16` (what `mixed_precision="auto"` picks on a
-  CPU with bfloat16 instructions).
+* `precision`: the main job's network (`fashion_mnist_quick`) and
+  `fashion_mnist_wide`'s at batch 256, each in float32 against
+  `mixed_bfloat16` (what `mixed_precision="auto"` picks on a CPU with
+  bfloat16 instructions).
 * `onednn`: the main job's network in float32 with TensorFlow's oneDNN
   kernels off and on (`keras_cnns._onednn`), one process per setting and
   round, in turn.
@@ -65,6 +66,8 @@ def candidates(comparison):
         return {
             "quick network, batch 256, float32": (quick_network, 256, "float32"),
             "quick network, batch 256, mixed_bfloat16": (quick_network, 256, "mixed_bfloat16"),
+            "wide network, batch 256, float32": (wide_network, 256, "float32"),
+            "wide network, batch 256, mixed_bfloat16": (wide_network, 256, "mixed_bfloat16"),
         }
     if comparison == "quick":  # One setting: what `onednn` runs in each of its processes.
         return {"quick network, batch 256, float32": (quick_network, 256, "float32")}
@@ -74,6 +77,12 @@ def candidates(comparison):
 def quick_network():
     """The main job's network (`fashion_mnist_quick`)."""
     return get_model("vgg11_bn", input_shape=(28, 28, 1), pool_padding="same", **VGG_KNOBS)
+
+
+def wide_network():
+    """`fashion_mnist_wide`'s network: the main job's at half width (4x the multiply-accumulates)."""
+    return get_model("vgg11_bn", input_shape=(28, 28, 1), pool_padding="same",
+                     **{**VGG_KNOBS, "width_multiplier": 0.5})
 
 
 def compare_onednn(rounds=3):
