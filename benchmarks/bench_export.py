@@ -27,6 +27,12 @@ sizes and speeds hold, accuracies do not. `--quick` (LeNet-5 unless a run
 directory is given, few timed runs, 500 test images) checks the script in a
 minute or two. Results go to `benchmarks/results/export.json`
 (`export_quick.json` for `--quick`).
+
+`--mobile-parts` only times making the two mobile files (`mobile_float32`
+and `mobile_int8`) apart, with two `convert_mobile` calls, against from one
+`MobileParts` (the photo preparation converted and the network's
+SavedModel written once), in alternating rounds
+(`export_mobile_parts.json`).
 """
 
 import argparse
@@ -35,6 +41,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -48,6 +55,7 @@ import common  # noqa: E402  (benchmarks/common.py)
 
 from keras_cnns.data import denormalize, load_dataset  # noqa: E402
 from keras_cnns.export import convert_to_tflite, export_model, measure_latency, measure_tflite_latency  # noqa: E402
+from keras_cnns.export.mobile import MobileParts, convert_mobile  # noqa: E402
 from keras_cnns.export.source import resolve_source, take_examples  # noqa: E402
 from keras_cnns.inference import TFLiteClassifier, TFLiteRunner  # noqa: E402
 from keras_cnns.train.atomic import write_json  # noqa: E402
@@ -67,11 +75,15 @@ def main(argv=None):
                                         "(default resnet20; lenet5 with --quick)")
     parser.add_argument("--quick", action="store_true", help="few runs and images: checks the script")
     parser.add_argument("--repeats", type=int, help="passes over the latency matrix (median taken)")
+    parser.add_argument("--mobile-parts", action="store_true",
+                        help="only time the two mobile files made apart against made from shared parts")
     args = parser.parse_args(argv)
 
     quick = args.quick
     setup = Setup(quick=quick, repeats=args.repeats or (1 if quick else 3))
     source = load_model_and_data(args.run_dir, args.model or ("lenet5" if quick else "resnet20"), setup)
+    if args.mobile_parts:
+        return mobile_parts_study(source, rounds=1 if quick else 3)
     results = {
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "date": datetime.date.today().isoformat(),
@@ -135,6 +147,42 @@ def load_model_and_data(run_dir, model_name, setup):
         source.test_images = source.test_images[: setup.test_limit]
         source.test_labels = None if source.test_labels is None else source.test_labels[: setup.test_limit]
     return source
+
+
+def mobile_parts_study(source, rounds):
+    """Seconds to make `mobile_float32` and `mobile_int8`: two `convert_mobile` calls against one `MobileParts`.
+
+    Alternating rounds in one process; writes `export_mobile_parts.json`.
+    """
+    image_shape = tuple(source.model.input_shape[1:])
+    options = dict(image_shape=image_shape, normalization=source.normalization)
+
+    def apart():
+        convert_mobile(source.model, "float32", **options)
+        convert_mobile(source.model, "int8", calibration=source.calibration, **options)
+
+    def shared():
+        with tempfile.TemporaryDirectory(prefix="bench_export_") as folder:
+            parts = MobileParts(source.model, folder, **options)
+            parts.convert("float32")
+            parts.convert("int8", source.calibration)
+
+    seconds = {"apart (convert_mobile twice)": [], "shared (MobileParts)": []}
+    for _ in range(rounds):
+        for label, make in zip(seconds, (apart, shared)):
+            start = time.perf_counter()
+            make()
+            seconds[label].append(round(time.perf_counter() - start, 2))
+    results = {"command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+               "date": datetime.date.today().isoformat(), "machine": common.machine_description(),
+               "model": source.architecture, "seconds": seconds,
+               "median_seconds": {label: statistics.median(values) for label, values in seconds.items()}}
+    for label, values in seconds.items():
+        print(f"{label}: {values} s, median {statistics.median(values):.1f} s")
+    path = os.path.join(RESULTS_DIR, "export_mobile_parts.json")
+    write_json(path, results)
+    print(f"\nwrote {path}")
+    return 0
 
 
 def format_rows(report):

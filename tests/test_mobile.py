@@ -102,6 +102,7 @@ def test_mediapipe_runs_the_mobile_files_of_three_families(name, digits, tmp_pat
 def test_a_fashion_mnist_export_passes_mediapipe_and_reads_back_its_metadata(fashion_export):
     report, out = fashion_export["report"], fashion_export["out"]
     assert report.passed and report["mobile_float32"].agreement >= 0.995
+    assert not (out / "_mobile_parts").exists()  # the mobile files' shared network, staged only
     assert report["mobile_int8"].accuracy_drop <= 0.003
     card = read_model_card(out)
     look = DatasetLook.from_dict(card["input"]["dataset_look"])
@@ -288,6 +289,28 @@ def test_a_mobile_file_that_disagrees_with_keras_fails_the_export(digits, tmp_pa
         export_model(model, tmp_path / "out", formats=("mobile_float32",), test_data=(x_test[:50], y_test[:50]),
                      normalization=bundle.normalization, measure_latency=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_mobile_files_of_a_model_share_one_preparation_and_one_network(digits, tmp_path, monkeypatch):
+    from keras_cnns.export import tflite
+    from keras_cnns.export.mobile import MobileParts, convert_mobile
+
+    bundle, x_train, y_train, x_test, _ = digits
+    model = _fit("lenet5", bundle.image_shape, x_train, y_train, 2)
+    written, export_saved_model = [], tflite.export_saved_model
+    monkeypatch.setattr(tflite, "export_saved_model", lambda m, path: written.append(path) or export_saved_model(m, path))
+    parts = MobileParts(model, tmp_path, image_shape=bundle.image_shape, normalization=bundle.normalization)
+    float_file = parts.convert("float32")
+    int8_file = parts.convert("int8", calibration=x_train[:100])
+    # One SavedModel for the preparation's only conversion, one for the network both quantizations convert.
+    assert len(written) == 2 and os.listdir(tmp_path) == ["mobile_network"]
+    alone = convert_mobile(model, "float32", image_shape=bundle.image_shape, normalization=bundle.normalization)
+    pixels = np.clip(np.rint(x_test[:100] * bundle.normalization["std"][0] * 255
+                             + bundle.normalization["mean"][0] * 255), 0, 255).astype(np.uint8)
+    pixels = np.repeat(pixels, 3, axis=-1)
+    shared, single = TFLiteRunner(float_file).run(pixels), TFLiteRunner(alone).run(pixels)
+    np.testing.assert_allclose(shared, single, atol=1e-6)
+    assert np.mean(TFLiteRunner(int8_file).run(pixels).argmax(-1) == shared.argmax(-1)) >= 0.9
 
 
 def test_chained_graphs_compute_the_composition():

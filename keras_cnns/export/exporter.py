@@ -313,6 +313,8 @@ def _write_and_check(context, entries, out_dir, verbose):
             result.latency_ms = entry.latency(context, result)
     if context._saved_model is not None and SAVED_MODEL not in [entry.name for entry in entries]:
         shutil.rmtree(context._saved_model)
+    if context._mobile_parts is not None:
+        shutil.rmtree(context._mobile_parts.folder)
     verification = _verification_facts(options["verify"], source, options["min_quantized_agreement"],
                                        options["max_quantized_accuracy_drop"], options["num_threads"])
     return ExportReport(out_dir=out_dir, results=results, keras=keras_summary, verification=verification)

@@ -40,6 +40,8 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 # Timed calls per format for the report's latency column.
 REPORT_LATENCY_RUNS = 50
 SAVED_MODEL = "saved_model"
+# The staging subfolder of the mobile formats' shared network SavedModel; removed before the export lands.
+MOBILE_PARTS = "_mobile_parts"
 
 
 @dataclasses.dataclass
@@ -71,6 +73,7 @@ class ExportContext:
     metadata_facts: dict = None
     contents: dict = dataclasses.field(default_factory=dict)
     _saved_model: str = None
+    _mobile_parts: object = None
 
     @property
     def saved_model(self):
@@ -78,6 +81,21 @@ class ExportContext:
         if self._saved_model is None:
             self._saved_model = _tflite().export_saved_model(self.graph, os.path.join(self.staging, SAVED_MODEL))
         return self._saved_model
+
+    @property
+    def mobile_parts(self):
+        """The `MobileParts` every mobile format is chained from (its folder in the staging folder)."""
+        if self._mobile_parts is None:
+            from keras_cnns.export.mobile import MobileParts
+
+            folder = os.path.join(self.staging, MOBILE_PARTS)
+            os.makedirs(folder)
+            self._mobile_parts = MobileParts(
+                self.source.model, folder, image_shape=self.image_shape, look=self.source.look,
+                normalization=self.source.normalization, temperature=self.temperature_value,
+                allow_flex_ops=self.options["allow_flex_ops"],
+            )
+        return self._mobile_parts
 
     @property
     def image_shape(self):
@@ -242,16 +260,12 @@ class MobileFormat(ExportFormat):
         check_mobile_ready(context.source.model)
 
     def write(self, context):
-        from keras_cnns.export.mobile import convert_mobile, mobile_input_size
+        from keras_cnns.export.mobile import mobile_input_size
         from keras_cnns.export.tflite_metadata import write_metadata
 
         source = context.source
-        content = convert_mobile(
-            source.model, self.quantization, image_shape=context.image_shape, look=source.look,
-            normalization=source.normalization, temperature=context.temperature_value,
-            calibration=context.calibration if self.needs_calibration else None,
-            allow_flex_ops=context.options["allow_flex_ops"],
-        )
+        content = context.mobile_parts.convert(self.quantization,
+                                               context.calibration if self.needs_calibration else None)
         metadata = _mobile_metadata(context, self.quantization, mobile_input_size(context.image_shape, source.look))
         content = write_metadata(content, metadata)
         _write_file(context, self.file, content)

@@ -26,6 +26,8 @@ TFLite conversion (`keras_cnns.export.tflite`) needs TensorFlow.
 """
 
 import math
+import os
+import tempfile
 
 import keras
 import numpy as np
@@ -165,7 +167,8 @@ def convert_mobile(model, quantization, *, image_shape, look=None, normalization
     The two parts are converted apart and chained (`tflite_graphs.chain_tflite`):
     the preparation always in float32, the network in `quantization`
     (`"float32"`, or `"int8"`: int8 weights and activations inside, float32
-    at its edges).
+    at its edges). To write several quantizations of one model, use
+    `MobileParts`, which prepares the shared parts once.
 
     Args:
         model: The trained classifier (`keras.Model`), ending in a softmax.
@@ -182,18 +185,79 @@ def convert_mobile(model, quantization, *, image_shape, look=None, normalization
         The `.tflite` content (bytes): input `(1, H, W, 3)` uint8 RGB,
         output `(1, classes)` float32 probabilities.
     """
-    from keras_cnns.export.tflite import convert_to_tflite
-    from keras_cnns.export.tflite_graphs import chain_tflite
+    with tempfile.TemporaryDirectory(prefix="keras_cnns_mobile_") as folder:
+        parts = MobileParts(model, folder, image_shape=image_shape, look=look, normalization=normalization,
+                            temperature=temperature, allow_flex_ops=allow_flex_ops)
+        return parts.convert(quantization, calibration)
 
-    height, width = mobile_input_size(image_shape, look)
-    pixels = keras.Input((height, width, 3), dtype="uint8", name="image")
-    preparation = keras.Model(pixels, PhotoPreparation(image_shape, look=None if look is None else look.to_dict(),
-                                                       normalization=normalization, name="photo_preparation")(pixels))
-    network = calibrated_classifier(model, temperature)
-    first = convert_to_tflite(preparation, "float32", allow_flex_ops=allow_flex_ops)
-    second = convert_to_tflite(network, quantization, representative_data=calibration, allow_flex_ops=allow_flex_ops,
-                               normalization=normalization, integer_io=False)
-    return chain_tflite(first, second)
+
+class MobileParts:
+    """The two halves of one model's mobile files, each made once.
+
+    Every mobile file of a model chains the same float32 photo preparation
+    to the same calibrated network; only the network's quantization differs.
+    The first `convert` converts the preparation and writes the network's
+    SavedModel into `folder` (`folder/mobile_network`); each later
+    quantization then costs only its own conversion of that SavedModel.
+
+    Args:
+        model, image_shape, look, normalization, temperature, allow_flex_ops:
+            As for `convert_mobile`.
+        folder: An existing folder the network's SavedModel is written into;
+            the caller removes it when done.
+
+    Example:
+
+    ```python
+    parts = MobileParts(model, "staging/parts", image_shape=(28, 28, 1), look=look)
+    float_file = parts.convert("float32")
+    int8_file = parts.convert("int8", calibration=images)
+    ```
+    """
+
+    NETWORK = "mobile_network"
+
+    def __init__(self, model, folder, *, image_shape, look=None, normalization=None, temperature=1.0,
+                 allow_flex_ops=False):
+        self.model = model
+        self.folder = os.fspath(folder)
+        self.image_shape = tuple(image_shape)
+        self.look = look
+        self.normalization = normalization
+        self.temperature = temperature
+        self.allow_flex_ops = allow_flex_ops
+        self._preparation = None
+        self._network = None
+
+    def convert(self, quantization, calibration=None):
+        """The mobile `.tflite` content with the network in `quantization` (as `convert_mobile`)."""
+        from keras_cnns.export.tflite import check_tflite_backend, convert_to_tflite
+        from keras_cnns.export.tflite_graphs import chain_tflite
+
+        check_tflite_backend()
+        network = convert_to_tflite(self._network_saved_model(), quantization, representative_data=calibration,
+                                    allow_flex_ops=self.allow_flex_ops, normalization=self.normalization,
+                                    integer_io=False)
+        return chain_tflite(self._preparation_tflite(), network)
+
+    def _preparation_tflite(self):
+        from keras_cnns.export.tflite import convert_to_tflite
+
+        if self._preparation is None:
+            height, width = mobile_input_size(self.image_shape, self.look)
+            pixels = keras.Input((height, width, 3), dtype="uint8", name="image")
+            prepared = _photo_preparation(self.image_shape, self.look, self.normalization)(pixels)
+            self._preparation = convert_to_tflite(keras.Model(pixels, prepared), "float32",
+                                                  allow_flex_ops=self.allow_flex_ops)
+        return self._preparation
+
+    def _network_saved_model(self):
+        from keras_cnns.export.tflite import export_saved_model
+
+        if self._network is None:
+            network = calibrated_classifier(self.model, self.temperature)
+            self._network = export_saved_model(network, os.path.join(self.folder, self.NETWORK))
+        return self._network
 
 
 def calibrated_classifier(model, temperature=1.0):
@@ -243,8 +307,7 @@ def build_mobile_model(model, *, image_shape, look=None, normalization=None, tem
     network = calibrated_classifier(model, temperature)
     height, width = mobile_input_size(image_shape, look)
     inputs = keras.Input((height, width, 3), dtype="uint8", name="image")
-    prepared = PhotoPreparation(image_shape, look=None if look is None else look.to_dict(),
-                                normalization=normalization, name="photo_preparation")(inputs)
+    prepared = _photo_preparation(image_shape, look, normalization)(inputs)
     return keras.Model(inputs, network(prepared), name=name or f"{model.name}_mobile")
 
 
@@ -255,6 +318,11 @@ def check_mobile_ready(model):
         ValueError: Naming what the model outputs and what to change.
     """
     calibrated_classifier(model)
+
+
+def _photo_preparation(image_shape, look, normalization):
+    return PhotoPreparation(image_shape, look=None if look is None else look.to_dict(), normalization=normalization,
+                            name="photo_preparation")
 
 
 def _logits_model(model):
