@@ -7,6 +7,7 @@ this machine's drifting step times; see BENCHMARKS.md).
     KERAS_BACKEND=jax .venv/bin/python benchmarks/bench_step_time.py batch_size
     .venv/bin/python benchmarks/bench_step_time.py precision
     .venv/bin/python benchmarks/bench_step_time.py onednn
+    .venv/bin/python benchmarks/bench_step_time.py kernels
 
 * `pool_padding`: the main job's quarter-width VGG-11 at 32x32 ("valid"
   pooling) against 28x28 (`pool_padding="same"`), batch 256.
@@ -19,6 +20,10 @@ this machine's drifting step times; see BENCHMARKS.md).
 * `onednn`: the main job's network in float32 with TensorFlow's oneDNN
   kernels off and on (`keras_cnns._onednn`), one process per setting and
   round, in turn.
+* `kernels`: the main job's network in float32 and in mixed_bfloat16, one
+  process each with `ONEDNN_VERBOSE=1`: milliseconds per step of each
+  convolution's forward and backward passes, and the oneDNN kernel that ran
+  each (an AMX kernel shows as `avx10_1_512_amx`).
 
 Synthetic images, SGD with Nesterov momentum, `train_on_batch` after three
 warm-up steps. Prints each round's microseconds per image and the medians;
@@ -105,10 +110,102 @@ def compare_onednn(rounds=3):
         print(f"{label}: {rounds_text} -> median {np.median(values):.1f}")
 
 
+KERNEL_POLICIES = ("float32", "mixed_bfloat16")
+KERNEL_STEPS = 5
+_TIMED = "=== timed steps"
+_PASSES = {"forward_training": "forward", "backward_data": "backward to inputs",
+           "backward_weights": "backward to weights"}
+
+
+def compare_kernels():
+    """Where a training step of the main job's network goes, convolution by convolution, in each precision.
+
+    One process per precision with `ONEDNN_VERBOSE=1`: oneDNN then prints
+    each primitive it runs, the kernel it chose and its own milliseconds.
+    Prints, per convolution and pass, the milliseconds per step (the mean of
+    `KERNEL_STEPS` steps after warm-up) and the kernel of each precision,
+    then the totals per primitive kind. oneDNN's printing slows the steps,
+    not the times it reports.
+    """
+    per_policy = {}
+    for policy in KERNEL_POLICIES:
+        child = subprocess.run([sys.executable, __file__, "kernel_steps", policy], capture_output=True, text=True,
+                               check=True, env={**os.environ, "ONEDNN_VERBOSE": "1"})
+        if _TIMED not in child.stdout:
+            raise SystemExit(f"the {policy} process printed no timed steps; its end:\n{child.stdout[-2000:]}")
+        per_policy[policy] = _kernel_times(child.stdout.split(_TIMED, 1)[1])
+    if not any(per_policy.values()):
+        raise SystemExit("oneDNN printed no primitives: TensorFlow is not using its oneDNN kernels here "
+                         "(TF_ENABLE_ONEDNN_OPTS=0, or a CPU it does not support).")
+    print(f"kernels: the main job's network at batch 256, milliseconds per training step in each oneDNN primitive "
+          f"(mean of {KERNEL_STEPS} steps)")
+    order = list(_PASSES)
+    convolutions = sorted({key for times in per_policy.values() for key in times if key[0] == "convolution"},
+                          key=lambda key: (order.index(key[1]) if key[1] in order else len(order), -key[2][2], key[2][0]))
+    for key in convolutions:
+        channels_in, channels_out, size = key[2]
+        cells = []
+        for policy, times in per_policy.items():
+            milliseconds, kernel, calls = times.get(key, (0.0, "-", 0))
+            cells.append(f"{policy} {milliseconds:6.2f} ({kernel})")
+        layers = calls // KERNEL_STEPS
+        print(f"conv {channels_in:>3}->{channels_out:<3} at {size:>2}x{size:<2}"
+              f"{' (' + str(layers) + ' layers)' if layers > 1 else '           '} "
+              f"{_PASSES.get(key[1], key[1]):20} " + " | ".join(cells))
+    for policy, times in per_policy.items():
+        totals = {}
+        for (kind, pass_name, _), (milliseconds, _, _) in times.items():
+            label = f"{kind} {_PASSES.get(pass_name, '')}".strip()
+            totals[label] = totals.get(label, 0.0) + milliseconds
+        text = ", ".join(f"{label} {value:.1f}" for label, value in sorted(totals.items(), key=lambda kv: -kv[1]))
+        print(f"{policy} totals (ms per step): {text}; all {sum(totals.values()):.1f}")
+
+
+def _kernel_times(verbose_output):
+    """`{(kind, pass, (in, out, size)): (ms per step, kernel, calls)}` from oneDNN's verbose lines.
+
+    Layers of one shape share an entry: their milliseconds add up.
+    """
+    times = {}
+    for line in verbose_output.splitlines():
+        fields = line.split(",")
+        if not line.startswith("onednn_verbose,") or fields[2:4] != ["primitive", "exec"]:
+            continue
+        kind, kernel, pass_name, problem, milliseconds = fields[5], fields[6], fields[7], fields[-2], fields[-1]
+        shape = re.search(r"ic(\d+)oc(\d+)_ih(\d+)", problem)
+        key = (kind, pass_name, tuple(int(v) for v in shape.groups()) if shape else (0, 0, 0))
+        total, _, calls = times.get(key, (0.0, kernel, 0))
+        times[key] = (total + float(milliseconds) / KERNEL_STEPS, kernel.split(":")[0] + ":" + kernel.split(":")[-1],
+                      calls + 1)
+    return times
+
+
+def kernel_steps(policy):
+    """The child of `compare_kernels`: warm-up steps, the marker, then `KERNEL_STEPS` timed steps."""
+    keras.mixed_precision.set_global_policy(policy)
+    model = quick_network()
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+                  loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((256, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 256)
+    for _ in range(3):
+        model.train_on_batch(images, labels)
+    print(_TIMED, flush=True)
+    for _ in range(KERNEL_STEPS):
+        model.train_on_batch(images, labels)
+    sys.stdout.flush()
+
+
 def main(argv):
     comparison = argv[0] if argv else "pool_padding"
     if comparison == "onednn":
         compare_onednn()
+        return
+    if comparison == "kernels":
+        compare_kernels()
+        return
+    if comparison == "kernel_steps":
+        kernel_steps(argv[1])
         return
     rng = np.random.default_rng(0)
     prepared = {}
