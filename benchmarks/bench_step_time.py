@@ -8,6 +8,7 @@ this machine's drifting step times; see BENCHMARKS.md).
     .venv/bin/python benchmarks/bench_step_time.py precision
     .venv/bin/python benchmarks/bench_step_time.py onednn
     .venv/bin/python benchmarks/bench_step_time.py kernels
+    .venv/bin/python benchmarks/bench_step_time.py batch_norm
 
 * `pool_padding`: the main job's quarter-width VGG-11 at 32x32 ("valid"
   pooling) against 28x28 (`pool_padding="same"`), batch 256.
@@ -20,6 +21,9 @@ this machine's drifting step times; see BENCHMARKS.md).
 * `onednn`: the main job's network in float32 with TensorFlow's oneDNN
   kernels off and on (`keras_cnns._onednn`), one process per setting and
   round, in turn.
+* `batch_norm`: the main job's network with and without its batch norm
+  layers (`vgg11_bn` against `vgg11`), in float32 and mixed_bfloat16: what
+  Keras 3's `BatchNormalization` costs a training step.
 * `kernels`: the main job's network in float32 and in mixed_bfloat16, one
   process each with `ONEDNN_VERBOSE=1`: milliseconds per step of each
   convolution's forward and backward passes, and the oneDNN kernel that ran
@@ -74,9 +78,19 @@ def candidates(comparison):
             "wide network, batch 256, float32": (wide_network, 256, "float32"),
             "wide network, batch 256, mixed_bfloat16": (wide_network, 256, "mixed_bfloat16"),
         }
+    if comparison == "batch_norm":  # What the main job's batch norm costs (the network without it is vgg11).
+        def without_batch_norm():
+            return get_model("vgg11", input_shape=(28, 28, 1), pool_padding="same", **VGG_KNOBS)
+        return {
+            "quick network, batch 256, mixed_bfloat16": (quick_network, 256, "mixed_bfloat16"),
+            "quick network without batch norm, batch 256, mixed_bfloat16": (without_batch_norm, 256, "mixed_bfloat16"),
+            "quick network, batch 256, float32": (quick_network, 256, "float32"),
+            "quick network without batch norm, batch 256, float32": (without_batch_norm, 256, "float32"),
+        }
     if comparison == "quick":  # One setting: what `onednn` runs in each of its processes.
         return {"quick network, batch 256, float32": (quick_network, 256, "float32")}
-    raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size, precision or onednn.")
+    raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size, precision, batch_norm, "
+                     "kernels or onednn.")
 
 
 def quick_network():
