@@ -124,14 +124,16 @@ class TFLiteRunner:
         """Float images in the model's input scale -> the input tensor's dtype.
 
         Integer inputs get `round(x / scale + zero_point)`, clipped to the
-        dtype's range; float inputs are cast to float32.
+        dtype's range; an integer input without quantization parameters
+        (a mobile file's uint8 pixels) takes the values themselves, rounded
+        and clipped; float inputs are cast to float32.
         """
         images = np.asarray(images, dtype=np.float32)
         if not self.is_quantized:
             return images
         scale, zero_point = self.input_quantization
         info = np.iinfo(self.input_dtype)
-        quantized = np.rint(images / scale + zero_point)
+        quantized = np.rint(images / scale + zero_point) if scale else np.rint(images)
         return np.clip(quantized, info.min, info.max).astype(self.input_dtype)
 
     def dequantize_output(self, outputs):
