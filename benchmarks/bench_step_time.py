@@ -21,9 +21,10 @@ this machine's drifting step times; see BENCHMARKS.md).
 * `onednn`: the main job's network in float32 with TensorFlow's oneDNN
   kernels off and on (`keras_cnns._onednn`), one process per setting and
   round, in turn.
-* `batch_norm`: the main job's network with and without its batch norm
-  layers (`vgg11_bn` against `vgg11`), in float32 and mixed_bfloat16: what
-  Keras 3's `BatchNormalization` costs a training step.
+* `batch_norm`: the main job's network with Keras's batch norm, with it
+  computed by TensorFlow's fused kernel (`fused_batch_norm`, what training
+  does on the TensorFlow backend), and without batch norm (`vgg11`), in
+  mixed_bfloat16 and float32.
 * `kernels`: the main job's network in float32 and in mixed_bfloat16, one
   process each with `ONEDNN_VERBOSE=1`: milliseconds per step of each
   convolution's forward and backward passes, and the oneDNN kernel that ran
@@ -34,6 +35,7 @@ warm-up steps. Prints each round's microseconds per image and the medians;
 BENCHMARKS.md cites the runs.
 """
 
+import contextlib
 import os
 import re
 import subprocess
@@ -47,6 +49,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_cnns.registry import get_model  # noqa: E402
+from keras_cnns.train.fused_batch_norm import fused_batch_norm  # noqa: E402
 
 ROUNDS = 6
 STEPS_PER_ROUND = 10
@@ -82,15 +85,19 @@ def candidates(comparison):
         def without_batch_norm():
             return get_model("vgg11", input_shape=(28, 28, 1), pool_padding="same", **VGG_KNOBS)
         return {
-            "quick network, batch 256, mixed_bfloat16": (quick_network, 256, "mixed_bfloat16"),
-            "quick network without batch norm, batch 256, mixed_bfloat16": (without_batch_norm, 256, "mixed_bfloat16"),
-            "quick network, batch 256, float32": (quick_network, 256, "float32"),
-            "quick network without batch norm, batch 256, float32": (without_batch_norm, 256, "float32"),
+            f"quick network{variant}, batch 256, {policy}": (build, 256, policy)
+            for policy in ("mixed_bfloat16", "float32")
+            for variant, build in ((" (Keras batch norm)", quick_network), (FUSED, quick_network),
+                                   (" without batch norm", without_batch_norm))
         }
     if comparison == "quick":  # One setting: what `onednn` runs in each of its processes.
         return {"quick network, batch 256, float32": (quick_network, 256, "float32")}
     raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size, precision, batch_norm, "
                      "kernels or onednn.")
+
+
+# A candidate whose label holds this trains inside `fused_batch_norm` (keras_cnns.train.fused_batch_norm).
+FUSED = " with fused batch norm"
 
 
 def quick_network():
@@ -223,12 +230,15 @@ def main(argv):
         return
     rng = np.random.default_rng(0)
     prepared = {}
+    fused = contextlib.ExitStack()
     for name, (build, batch_size, policy) in candidates(comparison).items():
         keras.mixed_precision.set_global_policy(policy)
         model = build()
         keras.mixed_precision.set_global_policy("float32")
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
                       loss="sparse_categorical_crossentropy")
+        if FUSED in name:  # For the rest of the process: it switches only this model's layers.
+            fused.enter_context(fused_batch_norm(model))
         images = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
         labels = rng.integers(0, 10, batch_size)
         for _ in range(3):  # Tracing and warm-up.

@@ -327,6 +327,7 @@ def breakdown(args):
     from keras_cnns.inspect import layer_table
     from keras_cnns.train import recipe_config
     from keras_cnns.train.precision import float32_model
+    from keras_cnns.train.fused_batch_norm import fused_batch_norm, use_fused_batch_norm
     from keras_cnns.train.trainer import build_compiled_model, load_bundle
     from keras_cnns.train.tta import with_test_time_augmentation
 
@@ -337,24 +338,26 @@ def breakdown(args):
     model = build_compiled_model(config, bundle, steps)
     stream = bundle.training_stream()
     images, labels = next(iter(bundle.train))
-    for _ in range(3):  # Traced and warm.
-        model.train_on_batch(images, labels)
-    shipped = float32_model(model)
-    if config.tta is not None:
-        shipped = with_test_time_augmentation(shipped, config.tta)
-    shipped.predict(bundle.test, verbose=0)
-    # This machine's speed drifts between levels minutes apart: the four measurements alternate, and the
-    # medians of the rounds are reported.
-    measurements = {
-        "whole_epoch": lambda: model.fit(stream, steps_per_epoch=steps, epochs=1, verbose=0),
-        "input_pipeline_alone": lambda: [None for _ in bundle.train],  # One pass, batches made and dropped.
-        "training_steps_alone": lambda: [model.train_on_batch(images, labels) for _ in range(steps)],
-        "evaluation_of_the_test_split": lambda: shipped.predict(bundle.test, verbose=0),
-    }
-    rounds = {name: [] for name in measurements}
-    for _ in range(1 if args.quick else 3):
-        for name, measure in measurements.items():
-            rounds[name].append(seconds_of(measure))
+    # The training steps as `train` runs them: batch norm in TensorFlow's fused kernel where the recipe has it.
+    with fused_batch_norm(model, enabled=use_fused_batch_norm(config.fused_batch_norm)):
+        for _ in range(3):  # Traced and warm.
+            model.train_on_batch(images, labels)
+        shipped = float32_model(model)
+        if config.tta is not None:
+            shipped = with_test_time_augmentation(shipped, config.tta)
+        shipped.predict(bundle.test, verbose=0)
+        # This machine's speed drifts between levels minutes apart: the four measurements alternate, and the
+        # medians of the rounds are reported.
+        measurements = {
+            "whole_epoch": lambda: model.fit(stream, steps_per_epoch=steps, epochs=1, verbose=0),
+            "input_pipeline_alone": lambda: [None for _ in bundle.train],  # One pass, batches made and dropped.
+            "training_steps_alone": lambda: [model.train_on_batch(images, labels) for _ in range(steps)],
+            "evaluation_of_the_test_split": lambda: shipped.predict(bundle.test, verbose=0),
+        }
+        rounds = {name: [] for name in measurements}
+        for _ in range(1 if args.quick else 3):
+            for name, measure in measurements.items():
+                rounds[name].append(seconds_of(measure))
     seconds = {name: float(np.median(values)) for name, values in rounds.items()}
     macs = layer_table(float32_model(model)).total_macs
     images_per_second = steps * config.batch_size / seconds["training_steps_alone"]

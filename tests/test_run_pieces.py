@@ -8,6 +8,7 @@ import pytest
 import keras_cnns
 from keras_cnns.train import TrainConfig, evaluate, recipe_config, train
 from keras_cnns.train import precision
+from keras_cnns.train.fused_batch_norm import fused_batch_norm, use_fused_batch_norm
 from keras_cnns.train.initialization import dirac_initialize, set_batch_norm_momentum
 from keras_cnns.train.schedules import build_schedule, peak_learning_rate
 from keras_cnns.train.trainer import build_model, load_best_model
@@ -116,6 +117,7 @@ def test_the_learning_rate_follows_the_batch_size_it_was_set_for():
     ("batch_norm_momentum", -0.1, "batch_norm_momentum must be"),
     ("dirac_init", "yes", "dirac_init must be True or False; received 'yes'"),
     ("tta", "mirror", r"tta must be one of \['flip', 'flip_shift'\]; received 'mirror'"),
+    ("fused_batch_norm", "yes", r"fused_batch_norm must be one of \['auto', True, False\]; received 'yes'"),
 ])
 def test_impossible_settings_are_refused_when_the_config_is_made(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -155,6 +157,61 @@ def test_identity_filters_pass_their_channels_through():
     outputs = keras.ops.convert_to_numpy(keras.ops.conv(inputs, wider.kernel, padding="same"))
     np.testing.assert_allclose(outputs[..., :16], inputs, atol=1e-6)
     assert np.abs(kernel[..., 16:]).sum() > 0
+
+
+# ----------------------------------------------------------- fused batch norm
+
+
+def test_fused_batch_norm_makes_keras_training_step_and_leaves_the_model_as_it_was(tmp_path):
+    # A small network: in VGG-11 a millionth's change of the inputs alone moves the first layers' updates by up
+    # to 1% (max-pool ties on the way back), so there the two steps are as close as two Keras steps can be.
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = inputs
+    for filters, strides in ((8, 1), (16, 2)):
+        x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+        x = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(x))
+    outputs = keras.layers.Dense(5, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    plain = keras.Model(inputs, outputs)
+    fused = keras.models.clone_model(plain)
+    fused.set_weights(plain.get_weights())
+    start = plain.get_weights()
+    rng = np.random.default_rng(0)
+    images, labels = rng.normal(size=(32, 16, 16, 3)).astype("float32"), rng.integers(0, 5, 32)
+    for model in (plain, fused):
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    plain.train_on_batch(images, labels)
+    with fused_batch_norm(fused) as switched:
+        assert switched == 2
+        fused.train_on_batch(images, labels)
+        fused_answers = fused.predict(images, verbose=0)
+    assert not any("call" in vars(layer) for layer in fused.layers)  # Keras's own call again.
+    # The same step: weights, moving means and (population) variances, up to the order of float sums.
+    for before, after_plain, after_fused in zip(start, plain.get_weights(), fused.get_weights()):
+        np.testing.assert_allclose(after_fused - before, after_plain - before, rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(fused_answers, plain.predict(images, verbose=0), atol=1e-5)
+    fused.save(tmp_path / "fused.keras")
+    loaded = keras.saving.load_model(tmp_path / "fused.keras")
+    assert sum(type(layer) is keras.layers.BatchNormalization for layer in loaded.layers) == 2
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), fused_answers, atol=1e-5)
+
+
+def test_fused_batch_norm_trains_in_bfloat16_and_is_refused_off_tensorflow(monkeypatch):
+    with _policy("mixed_bfloat16"):
+        model = keras_cnns.get_model("resnet20", input_shape=(28, 28, 1), classes=10, width_multiplier=0.5)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    moving_mean = keras.ops.convert_to_numpy(layer.moving_mean).copy()
+    images = np.random.default_rng(0).normal(size=(32, 28, 28, 1)).astype("float32")
+    with fused_batch_norm(model) as switched:
+        assert switched == 19
+        loss = model.train_on_batch(images, np.arange(32) % 10)
+    assert np.isfinite(loss) and not np.allclose(keras.ops.convert_to_numpy(layer.moving_mean), moving_mean)
+    assert use_fused_batch_norm("auto") and not use_fused_batch_norm(False)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert not use_fused_batch_norm("auto")
+    with pytest.raises(ValueError, match="fused_batch_norm=True needs the TensorFlow backend.*this is 'jax'"):
+        TrainConfig(model="lenet5", fused_batch_norm=True)
 
 
 # ----------------------------------------------------------- a recipe's settings

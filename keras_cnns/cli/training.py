@@ -43,6 +43,8 @@ def _command_train(args):
         overrides["whiten_first_conv"] = True
     if args.dirac_init:
         overrides["dirac_init"] = True
+    if args.no_fused_batch_norm:
+        overrides["fused_batch_norm"] = False
     if args.tta is not None:
         overrides["tta"] = None if args.tta == "none" else args.tta
     if args.model_kwargs:
@@ -155,6 +157,9 @@ def register(commands):
     train.add_argument("--mixed-precision", choices=MIXED_PRECISION_MODES,
                        help="auto (default): float16 on a GPU, bfloat16 on a CPU with AVX512_BF16 or AMX "
                             "(TensorFlow), else float32; off; on (float16); bfloat16")
+    train.add_argument("--no-fused-batch-norm", action="store_true",
+                       help="train batch norm with Keras's own operations instead of TensorFlow's fused kernel "
+                            "(the same function; the fused kernel is the default on the TensorFlow backend)")
     train.add_argument("--seed", type=int)
     train.add_argument("--limit", type=int, help="use only this many training images")
     train.add_argument("--validation-split", type=float, metavar="SHARE",

@@ -22,6 +22,8 @@ Modules:
 * `trainer`: `train`, `evaluate`, `RunResult`.
 * `tta`: test-time augmentation, a model wrapper (`with_test_time_augmentation`).
 * `precision`: the dtype policy a run trains in (bfloat16 on CPUs that have it).
+* `fused_batch_norm`: batch norm in TensorFlow's fused kernel while a model
+  trains (`TrainConfig.fused_batch_norm`).
 * `whitening` and `initialization`: a whitened first convolution, identity
   (Dirac) filters and the batch-norm momentum, set on a fresh network.
 

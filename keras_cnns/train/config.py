@@ -12,6 +12,7 @@ import os
 import re
 
 from keras_cnns.registry import model_info
+from keras_cnns.train.fused_batch_norm import FUSED_BATCH_NORM_MODES, use_fused_batch_norm
 from keras_cnns.validation import check_choice, check_int, check_number, check_positive_int
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -123,6 +124,11 @@ class TrainConfig:
         jit_compile: `"auto"` (Keras' rule: XLA off on CPU-only TensorFlow
             machines, where it made a small CNN ~1.7x slower per epoch),
             `True` or `False`.
+        fused_batch_norm: `"auto"` (on the TensorFlow backend, batch norm
+            layers train with TensorFlow's fused kernel: the same function,
+            the same saved model, 1.3-1.5x faster training steps for the main
+            job's network; `keras_cnns.train.fused_batch_norm`), `True`
+            (the same, refused on another backend) or `False` (Keras's own).
         seed: Seed for weights, data splits, shuffling and augmentation.
         validation_split: Share of the training pool held out for validation,
             in `[0, 1)`. With 0, the best checkpoint follows training accuracy.
@@ -173,6 +179,7 @@ class TrainConfig:
     whiten_first_conv: bool = False
     mixed_precision: str = "auto"
     jit_compile: object = "auto"
+    fused_batch_norm: object = "auto"
     seed: int = 0
     validation_split: float = 0.1
     augment: object = "default"
@@ -193,6 +200,9 @@ class TrainConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION_MODES)
         check_choice("jit_compile", self.jit_compile, JIT_COMPILE_MODES)
+        check_choice("fused_batch_norm", self.fused_batch_norm, FUSED_BATCH_NORM_MODES)
+        if self.fused_batch_norm is True:
+            use_fused_batch_norm(True)  # Raises on a backend other than TensorFlow.
         check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False,
                       example="0.1 for SGD or 1e-3 for Adam")
         check_number("weight_decay", self.weight_decay, low=0, example="5e-4, or 0 for none")

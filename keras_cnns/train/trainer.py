@@ -38,6 +38,7 @@ from keras_cnns.train import atomic, distributed
 from keras_cnns.interrupts import stop_on_request_callback
 from keras_cnns.train.tta import with_test_time_augmentation
 from keras_cnns.train.initialization import dirac_initialize, set_batch_norm_momentum
+from keras_cnns.train.fused_batch_norm import fused_batch_norm, use_fused_batch_norm
 from keras_cnns.train.whitening import whiten_first_convolution
 from keras_cnns.train.callbacks import DivergenceGuard, EpochStats, Lookahead, RunCheckpoint, WeightAveraging
 from keras_cnns.train.config import LOCATION_FIELDS, TTA_VIEWS, TrainConfig, config_differences, with_field_defaults
@@ -210,8 +211,13 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
         if start_epoch < config.epochs:
             # Passes numbered from the epochs done, for flips that alternate by epoch.
             train_batches = bundle.train if bundle.training_stream is None else bundle.training_stream(start_epoch)
-            fit_passes(model, train_batches, steps_per_epoch, validation_data=bundle.val, epochs=config.epochs,
-                       initial_epoch=start_epoch, callbacks=[*run_callbacks, *callbacks], verbose=verbose)
+            # The saved model keeps Keras's own batch norm; only the training steps use the fused kernel.
+            with fused_batch_norm(model, enabled=use_fused_batch_norm(config.fused_batch_norm)) as fused:
+                if fused:
+                    say("train", f"{fused} batch norm layers train with TensorFlow's fused kernel "
+                        "(fused_batch_norm='auto'; False for Keras's own).", verbose)
+                fit_passes(model, train_batches, steps_per_epoch, validation_data=bundle.val, epochs=config.epochs,
+                           initial_epoch=start_epoch, callbacks=[*run_callbacks, *callbacks], verbose=verbose)
     resumed = start_epoch if state else None
     if not chief:
         say("train", f"Process {cluster.process_id} of {cluster.num_processes} finished its share of "

@@ -32,6 +32,7 @@ from keras_cnns.data.augment import build_augmentation, resolve_recipe
 from keras_cnns.data.pipeline import make_pipeline
 from keras_cnns.data.preprocessing import compute_normalization
 from keras_cnns.train import DivergenceGuard, EpochStats, TrainConfig, build_model, compile_model
+from keras_cnns.train.fused_batch_norm import fused_batch_norm, use_fused_batch_norm
 from keras_cnns.train.trainer import fit_passes
 from keras_cnns.validation import check_positive_int
 from tuning.memory import released_custom_gradients
@@ -236,7 +237,8 @@ class CNNHyperModel(keras_tuner.HyperModel):
             val = make_pipeline(x_val, y_val, batch_size=config.batch_size, normalization=normalization)
         steps_per_epoch = math.ceil(len(x) / config.batch_size)
         compile_model(model, config, steps_per_epoch=steps_per_epoch)
-        with released_custom_gradients():  # Else every trial's graphs stay in memory.
+        fused = fused_batch_norm(model, enabled=use_fused_batch_norm(config.fused_batch_norm))
+        with released_custom_gradients(), fused:  # Else every trial's graphs stay in memory.
             return fit_passes(model, train, steps_per_epoch, validation_data=val, epochs=epochs,
                               initial_epoch=initial_epoch, verbose=verbose,
                               callbacks=[EpochStats(), ParameterCount(), DivergenceGuard(epochs), *callbacks])
