@@ -238,7 +238,8 @@ class CNNHyperModel(keras_tuner.HyperModel):
         steps_per_epoch = math.ceil(len(x) / config.batch_size)
         compile_model(model, config, steps_per_epoch=steps_per_epoch)
         fused = fused_batch_norm(model, enabled=use_fused_batch_norm(config.fused_batch_norm))
-        with released_custom_gradients(), fused:  # Else every trial's graphs stay in memory.
+        # Custom gradients released: else every trial's graphs stay in memory.
+        with released_custom_gradients(), fused:
             return fit_passes(model, train, steps_per_epoch, validation_data=val, epochs=epochs,
                               initial_epoch=initial_epoch, verbose=verbose,
                               callbacks=[EpochStats(), ParameterCount(), DivergenceGuard(epochs), *callbacks])
