@@ -127,7 +127,7 @@ class TrainConfig:
         fused_batch_norm: `"auto"` (on the TensorFlow backend, batch norm
             layers train with TensorFlow's fused kernel: the same function
             and saved model, and 39-43% less time a training step for the
-            main job's network on an Intel Xeon with AMX;
+            main job's network on an Intel Xeon with AMX (one run);
             `keras_cnns.train.fused_batch_norm`), `True`
             (the same, refused on another backend) or `False` (Keras's own).
         seed: Seed for weights, data splits, shuffling and augmentation.
