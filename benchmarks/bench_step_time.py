@@ -9,6 +9,7 @@ this machine's drifting step times; see BENCHMARKS.md).
     .venv/bin/python benchmarks/bench_step_time.py onednn
     .venv/bin/python benchmarks/bench_step_time.py kernels
     .venv/bin/python benchmarks/bench_step_time.py batch_norm
+    .venv/bin/python benchmarks/bench_step_time.py recipes
 
 * `pool_padding`: the main job's quarter-width VGG-11 at 32x32 ("valid"
   pooling) against 28x28 (`pool_padding="same"`), batch 256.
@@ -25,6 +26,10 @@ this machine's drifting step times; see BENCHMARKS.md).
   computed by TensorFlow's fused kernel (`fused_batch_norm`, what training
   does on the TensorFlow backend), and without batch norm (`vgg11`), in
   mixed_bfloat16 and float32.
+* `recipes`: the networks of `fashion_mnist_quick`, `fashion_mnist_wide`
+  and `fashion_mnist_resnet20` as training runs them on a CPU with
+  bfloat16 (mixed_bfloat16, fused batch norm), batch 256: what an epoch of
+  each costs on this machine (60,000 images times the microseconds).
 * `kernels`: the main job's network in float32 and in mixed_bfloat16, one
   process each with `ONEDNN_VERBOSE=1`: milliseconds per step of each
   convolution's forward and backward passes, and the oneDNN kernel that ran
@@ -90,10 +95,19 @@ def candidates(comparison):
             for variant, build in ((" (Keras batch norm)", quick_network), (FUSED, quick_network),
                                    (" without batch norm", without_batch_norm))
         }
+    if comparison == "recipes":  # Each recipe's network as its training runs it on a CPU with bfloat16.
+        def resnet20():
+            return get_model("resnet20", input_shape=(28, 28, 1), classes=10)
+        return {
+            f"{name}{FUSED}, batch 256, mixed_bfloat16": (build, 256, "mixed_bfloat16")
+            for name, build in (("fashion_mnist_quick's network", quick_network),
+                                ("fashion_mnist_wide's network", wide_network),
+                                ("fashion_mnist_resnet20's network", resnet20))
+        }
     if comparison == "quick":  # One setting: what `onednn` runs in each of its processes.
         return {"quick network, batch 256, float32": (quick_network, 256, "float32")}
     raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size, precision, batch_norm, "
-                     "kernels or onednn.")
+                     "recipes, kernels or onednn.")
 
 
 # A candidate whose label holds this trains inside `fused_batch_norm` (keras_cnns.train.fused_batch_norm).
@@ -228,9 +242,14 @@ def main(argv):
     if comparison == "kernel_steps":
         kernel_steps(argv[1])
         return
+    with contextlib.ExitStack() as fused:  # Closed before the interpreter's shutdown tears Keras down.
+        time_candidates(comparison, fused)
+
+
+def time_candidates(comparison, fused):
+    """Builds each candidate of `comparison` (fused ones inside `fused`), then times them in alternating rounds."""
     rng = np.random.default_rng(0)
     prepared = {}
-    fused = contextlib.ExitStack()
     for name, (build, batch_size, policy) in candidates(comparison).items():
         keras.mixed_precision.set_global_policy(policy)
         model = build()
@@ -255,7 +274,8 @@ def main(argv):
     print(f"{comparison} on the {keras.backend.backend()} backend, microseconds per image:")
     for name, values in times.items():
         rounds = " ".join(f"{value:.0f}" for value in values)
-        print(f"{name}: {rounds} -> median {np.median(values):.1f}")
+        median = np.median(values)
+        print(f"{name}: {rounds} -> median {median:.1f} ({median * 0.06:.0f} s per 60,000 images)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Time to accuracy (issue 14): test accuracy against training time, per recipe and seed.
 
     .venv/bin/python benchmarks/bench_time_to_accuracy.py run [--recipes fashion_mnist_quick] [--seeds 0 1 2]
+        [--set batch_size=512 ...]
     .venv/bin/python benchmarks/bench_time_to_accuracy.py ablation [--recipe fashion_mnist_quick] [--seeds 0]
         [--only-removals | --only-additions]
     .venv/bin/python benchmarks/bench_time_to_accuracy.py breakdown [--recipe fashion_mnist_quick]
@@ -16,9 +17,14 @@ train`'s own `train_seconds`. It then trains two references on the same data
 and machine: the Keras tutorial's convolutional network (keras.io, "Simple
 MNIST convnet": two 3x3 convolutions of 32 and 64 filters with max pooling,
 dropout 0.5, Adam, batch 128, 15 epochs, pixels scaled to [0, 1]) and the
-main job's recipe as it was before issue 14 (`--reference-recipes`). It
-writes `benchmarks/results/time_to_accuracy.json` and the plot
-`benchmarks/results/time_to_accuracy.png`.
+main job's recipe as it was before issue 14 (`BEFORE_ISSUE_14`;
+`--no-references` leaves both out). It writes
+`benchmarks/results/time_to_accuracy.json` and the plot
+`benchmarks/results/time_to_accuracy.png` (`--results` names others).
+With `--set FIELD=VALUE ...` each seed trains the recipe and then the
+recipe with those `TrainConfig` fields changed, one after the other, so
+the pair sees the same state of this machine (its speed drifts, see
+BENCHMARKS.md).
 
 `breakdown` says where an epoch of a recipe goes: a whole epoch, the input
 pipeline alone, the training steps alone (one batch fed again and again), and
@@ -40,6 +46,7 @@ added (`ADDITIONS`), for each seed; it writes
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -138,7 +145,8 @@ def train_recipe(recipe, seed, out_root, quick, label=None, overrides=None, curv
     if quick:
         settings.update(epochs=1, limit=500, warmup_epochs=0.2)
     label = label or recipe
-    config = recipe_config(recipe, seed=seed, out_dir=os.path.join(out_root, f"{label}-seed{seed}"), **settings)
+    folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)  # A label may hold spaces, commas and "=".
+    config = recipe_config(recipe, seed=seed, out_dir=os.path.join(out_root, f"{folder}-seed{seed}"), **settings)
     images, labels = test_split(config)
     from keras_cnns.train import trainer
 
@@ -276,17 +284,38 @@ def ablation(args):
     return results
 
 
+def parse_settings(pairs):
+    """`["batch_size=512", "tta=null"]` -> `{"batch_size": 512, "tta": None}` (values read as JSON, else text)."""
+    settings = {}
+    for pair in pairs or []:
+        field, separator, text = pair.partition("=")
+        if not separator or not field:
+            raise SystemExit(f"--set takes FIELD=VALUE (a TrainConfig field and its value as JSON); "
+                             f"received {pair!r}. For example: --set batch_size=512 ema_decay=0.98")
+        try:
+            settings[field] = json.loads(text)
+        except json.JSONDecodeError:
+            settings[field] = text
+    return settings
+
+
 def run(args):
     if args.replot:
         path = os.path.join(common.RESULTS_DIR, f"{args.results}.json")
         with open(path, encoding="utf-8") as file:
             plot(json.load(file)["runs"], os.path.join(common.RESULTS_DIR, f"{args.results}.png"))
         return None
+    variant = parse_settings(args.set)
     rows = []
     for recipe in args.recipes:
         for seed in args.seeds:
-            rows.append(train_recipe(recipe, seed, args.out, args.quick, curve=not args.no_curve))
-            print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "curve")}), flush=True)
+            runs = [(recipe, {})]
+            if variant:
+                runs.append((f"{recipe}, " + ", ".join(f"{k}={v}" for k, v in variant.items()), variant))
+            for label, overrides in runs:
+                rows.append(train_recipe(recipe, seed, args.out, args.quick, label=label, overrides=overrides,
+                                         curve=not args.no_curve))
+                print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "curve")}), flush=True)
     if not args.no_references:
         rows.append(train_keras_tutorial(args.seeds[0], args.quick))
         recipe, overrides = BEFORE_ISSUE_14
@@ -396,6 +425,8 @@ def main(argv=None):
                         help="with ablation: leave out the pieces the recipe does not use")
     parser.add_argument("--no-curve", action="store_true",
                         help="with run: score the test split only at the end, not after every epoch")
+    parser.add_argument("--set", nargs="+", metavar="FIELD=VALUE",
+                        help="with run: also train each recipe and seed with these TrainConfig fields changed")
     parser.add_argument("--quick", action="store_true", help="a few hundred images, one epoch: checks the script")
     parser.add_argument("--out", default="runs/time_to_accuracy", help="where the training runs go")
     parser.add_argument("--results", default="time_to_accuracy",
