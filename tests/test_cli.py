@@ -89,10 +89,11 @@ def test_recipes_are_listed_and_a_recipe_trains_with_overrides(tmp_path, capsys)
     out = tmp_path / "recipe-run"
     status, _, stderr = run_main(capsys, "train", "--recipe", "fashion_mnist_quick", "--dataset", "digits",
                                  "--epochs", "1", "--limit", "300", "--classes", "0,1,2", "--image-size", "36",
-                                 "--validation-split", "0", "--out", out)
+                                 "--validation-split", "0", "--no-fused-batch-norm", "--out", out)
     assert status == 0, stderr[-2000:]
     config = json.loads((out / "config.json").read_text())
     assert config["classes"] == [0, 1, 2]
+    assert config["fused_batch_norm"] is False  # The recipe's "auto", turned off by the flag.
     assert len(json.loads((out / "metrics.json").read_text())["per_class_accuracy"]) == 3
     # The recipe's settings, and the command line's where it gave one.
     assert config["model"] == "vgg11_bn" and config["model_kwargs"]["width_multiplier"] == 0.25
