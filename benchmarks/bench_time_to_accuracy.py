@@ -306,6 +306,11 @@ def run(args):
             plot(json.load(file)["runs"], os.path.join(common.RESULTS_DIR, f"{args.results}.png"))
         return None
     variant = parse_settings(args.set)
+    if variant:
+        from keras_cnns.train import recipe_config
+
+        for recipe in args.recipes:  # A field or value TrainConfig refuses fails now, not after the first run.
+            recipe_config(recipe, **variant)
     rows = []
     for recipe in args.recipes:
         for seed in args.seeds:
