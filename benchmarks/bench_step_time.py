@@ -72,12 +72,10 @@ def candidates(comparison):
                 256, "float32"),
         }
     if comparison == "batch_size":
-        def resnet20():
-            return get_model("resnet20", input_shape=(28, 28, 1), classes=10)
         return {
-            "resnet20, batch 128": (resnet20, 128, "float32"),
-            "resnet20, batch 256": (resnet20, 256, "float32"),
-            "resnet20, batch 256, mixed_bfloat16": (resnet20, 256, "mixed_bfloat16"),
+            "resnet20, batch 128": (resnet20_network, 128, "float32"),
+            "resnet20, batch 256": (resnet20_network, 256, "float32"),
+            "resnet20, batch 256, mixed_bfloat16": (resnet20_network, 256, "mixed_bfloat16"),
         }
     if comparison == "precision":  # The main job's network (fashion_mnist_quick) in both precisions.
         return {
@@ -96,13 +94,11 @@ def candidates(comparison):
                                    (" without batch norm", without_batch_norm))
         }
     if comparison == "recipes":  # Each recipe's network as its training runs it on a CPU with bfloat16.
-        def resnet20():
-            return get_model("resnet20", input_shape=(28, 28, 1), classes=10)
         return {
             f"{name}{FUSED}, batch 256, mixed_bfloat16": (build, 256, "mixed_bfloat16")
             for name, build in (("fashion_mnist_quick's network", quick_network),
                                 ("fashion_mnist_wide's network", wide_network),
-                                ("fashion_mnist_resnet20's network", resnet20))
+                                ("fashion_mnist_resnet20's network", resnet20_network))
         }
     if comparison == "quick":  # One setting: what `onednn` runs in each of its processes.
         return {"quick network, batch 256, float32": (quick_network, 256, "float32")}
@@ -123,6 +119,11 @@ def wide_network():
     """`fashion_mnist_wide`'s network: the main job's at half width (4x the multiply-accumulates)."""
     return get_model("vgg11_bn", input_shape=(28, 28, 1), pool_padding="same",
                      **{**VGG_KNOBS, "width_multiplier": 0.5})
+
+
+def resnet20_network():
+    """`fashion_mnist_resnet20`'s network: ResNet-20 at Fashion-MNIST's own 28x28."""
+    return get_model("resnet20", input_shape=(28, 28, 1), classes=10)
 
 
 def compare_onednn(rounds=3):
