@@ -306,6 +306,8 @@ def run(args):
             plot(json.load(file)["runs"], os.path.join(common.RESULTS_DIR, f"{args.results}.png"))
         return None
     variant = parse_settings(args.set)
+    if args.only_changed and not variant:
+        raise SystemExit("--only-changed trains only the recipe with the --set changes; pass --set FIELD=VALUE too.")
     if variant:
         from keras_cnns.train import recipe_config
 
@@ -314,7 +316,7 @@ def run(args):
     rows = []
     for recipe in args.recipes:
         for seed in args.seeds:
-            runs = [(recipe, {})]
+            runs = [] if args.only_changed else [(recipe, {})]
             if variant:
                 runs.append((f"{recipe}, " + ", ".join(f"{k}={v}" for k, v in variant.items()), variant))
             for label, overrides in runs:
@@ -432,6 +434,9 @@ def main(argv=None):
                         help="with run: score the test split only at the end, not after every epoch")
     parser.add_argument("--set", nargs="+", metavar="FIELD=VALUE",
                         help="with run: also train each recipe and seed with these TrainConfig fields changed")
+    parser.add_argument("--only-changed", action="store_true",
+                        help="with run --set: train only the changed recipe, not the recipe itself (when the "
+                             "recipe's own seeds were measured before)")
     parser.add_argument("--quick", action="store_true", help="a few hundred images, one epoch: checks the script")
     parser.add_argument("--out", default="runs/time_to_accuracy", help="where the training runs go")
     parser.add_argument("--results", default="time_to_accuracy",

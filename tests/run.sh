@@ -29,7 +29,8 @@ export TF_CPP_MIN_LOG_LEVEL=3
 PYTEST=(.venv/bin/python -m pytest -q -p no:cacheprovider -n 2)
 echo "== pytest on the TensorFlow backend"
 # Three workers on two cores: many of these tests wait on processes they started.
-KERAS_BACKEND=tensorflow "${PYTEST[@]}" -n 3 "$@"
+# --durations: the slowest tests, listed at the end, where CI time can be cut (the goal is 20 minutes).
+KERAS_BACKEND=tensorflow "${PYTEST[@]}" -n 3 --durations=25 "$@"
 echo "== model-zoo tests on the JAX backend"
 # XLA's CPU compiler at optimisation level 0: these checks run each network on two images, so compiling is
 # most of their time. Keras on JAX compiles each weight initializer's random draw once per weight shape: a
