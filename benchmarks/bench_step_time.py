@@ -36,8 +36,10 @@ this machine's drifting step times; see BENCHMARKS.md).
   each (an AMX kernel shows as `avx10_1_512_amx`).
 
 Synthetic images, SGD with Nesterov momentum, `train_on_batch` after three
-warm-up steps. Prints each round's microseconds per image and the medians;
-BENCHMARKS.md cites the runs.
+warm-up steps. Prints each round's microseconds per image and the medians,
+and writes them with the command, date and machine to
+`benchmarks/results/step_time-COMPARISON.json` (a later run of the same
+comparison replaces it); BENCHMARKS.md cites the runs.
 """
 
 import contextlib
@@ -49,11 +51,13 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import common  # noqa: E402  (benchmarks/common.py, beside this script)
 import keras_cnns  # noqa: E402,F401  (before Keras: it asks TensorFlow for its oneDNN kernels)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_cnns.registry import get_model  # noqa: E402
+from keras_cnns.train.atomic import write_json  # noqa: E402
 from keras_cnns.train.fused_batch_norm import fused_batch_norm  # noqa: E402
 
 ROUNDS = 6
@@ -144,6 +148,7 @@ def compare_onednn(rounds=3):
     for label, values in times.items():
         rounds_text = " ".join(f"{value:.0f}" for value in values)
         print(f"{label}: {rounds_text} -> median {np.median(values):.1f}")
+    return _per_image_results(times)
 
 
 KERNEL_POLICIES = ("float32", "mixed_bfloat16")
@@ -195,6 +200,11 @@ def compare_kernels():
             totals[label] = totals.get(label, 0.0) + milliseconds
         text = ", ".join(f"{label} {value:.1f}" for label, value in sorted(totals.items(), key=lambda kv: -kv[1]))
         print(f"{policy} totals (ms per step): {text}; all {sum(totals.values()):.1f}")
+    return {policy: [{"primitive": kind, "pass": _PASSES.get(pass_name, pass_name), "channels_in": shape[0],
+                      "channels_out": shape[1], "size": shape[2], "ms_per_step": round(milliseconds, 3),
+                      "kernel": kernel, "calls": calls}
+                     for (kind, pass_name, shape), (milliseconds, kernel, calls) in times.items()]
+            for policy, times in per_policy.items()}
 
 
 def _kernel_times(verbose_output):
@@ -232,19 +242,27 @@ def kernel_steps(policy):
     sys.stdout.flush()
 
 
+def _per_image_results(times):
+    """`{name: [microseconds per image of each round]}` -> rounds and median of each, for the results file."""
+    return {name: {"microseconds_per_image": [round(value, 1) for value in values],
+                   "median": round(float(np.median(values)), 1)} for name, values in times.items()}
+
+
 def main(argv):
     comparison = argv[0] if argv else "pool_padding"
-    if comparison == "onednn":
-        compare_onednn()
-        return
-    if comparison == "kernels":
-        compare_kernels()
-        return
-    if comparison == "kernel_steps":
+    if comparison == "kernel_steps":  # A child of `kernels`: it prints, the parent saves.
         kernel_steps(argv[1])
         return
-    with contextlib.ExitStack() as fused:  # Closed before the interpreter's shutdown tears Keras down.
-        time_candidates(comparison, fused)
+    if comparison == "onednn":
+        results = compare_onednn()
+    elif comparison == "kernels":
+        results = compare_kernels()
+    else:
+        with contextlib.ExitStack() as fused:  # Closed before the interpreter's shutdown tears Keras down.
+            results = time_candidates(comparison, fused)
+    if comparison != "quick":  # `quick` runs as a child of `onednn`, which saves the medians.
+        write_json(os.path.join(common.RESULTS_DIR, f"step_time-{comparison}.json"),
+                   {**common.run_facts(), "backend": keras.backend.backend(), "results": results})
 
 
 def time_candidates(comparison, fused):
@@ -277,6 +295,7 @@ def time_candidates(comparison, fused):
         rounds = " ".join(f"{value:.0f}" for value in values)
         median = np.median(values)
         print(f"{name}: {rounds} -> median {median:.1f} ({median * 0.06:.0f} s per 60,000 images)")
+    return _per_image_results(times)
 
 
 if __name__ == "__main__":
