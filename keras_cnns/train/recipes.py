@@ -87,7 +87,8 @@ RECIPES = {
             # averaged in at test time; 8 epochs instead of 12.
             settings=_QUICK_SETTINGS,
             summary="the README's main job: VGG-11-BN at a quarter width, 8 epochs with the speed-record pieces",
-            measured={"test_accuracy": 0.9347, "training_minutes": 2.1, "runs": "3 seeds, 2026-12-02, Keras's batch norm",
+            measured={"test_accuracy": 0.9347, "training_minutes": 2.1,
+                      "runs": "3 seeds, 2026-12-02, Keras's batch norm",
                       "command": "benchmarks/bench_time_to_accuracy.py run"},
         ),
         Recipe(
