@@ -238,8 +238,10 @@ def test_run_learns_and_writes_every_file(finished_run):
     for images, batch_labels in bundle.test:
         predictions.append(np.argmax(model.predict_on_batch(images), axis=-1))
         labels.append(batch_labels.numpy())
-    accuracy = np.mean(np.concatenate(predictions) == np.concatenate(labels))
-    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-9)
+    correct = np.concatenate(predictions) == np.concatenate(labels)
+    # Within one image: a near-tie between two classes can flip between this batching and the run's own
+    # evaluation (one image in 359 did once, in CI on an Intel Xeon with AMX); a different model differs more.
+    assert np.mean(correct) == pytest.approx(metrics["test_accuracy"], abs=1.0 / len(correct) + 1e-9)
     # The schedule was saved inside best.keras with the optimizer.
     assert isinstance(model.optimizer._learning_rate, WarmupCosineDecay)
 
