@@ -25,6 +25,7 @@ from keras_cnns.inspect import (
     visualize,
 )
 from keras_cnns.inspect.graph import GRADCAM_MIN_SIZE, feature_map_calls, spatial_size
+from keras_cnns.inspect.gradients import input_gradient_function, value_and_input_gradient
 from keras_cnns.inspect.correlation import EXAMPLE_KERNEL, convolve2d, cross_correlate2d, keras_conv2d
 from keras_cnns.models.vgg import build_vgg
 from conftest import run_main
@@ -350,6 +351,19 @@ def test_input_gradients_on_this_backend():
     _, reached = filter_patterns(model, "c3_conv", [0, 1], steps=5)
     _, start = filter_patterns(model, "c3_conv", [0, 1], steps=0)
     assert np.all(reached >= start)
+
+    # The ascent's compiled pass (traced once, then called per step) gives the op-by-op pass's gradient.
+    def objective(outputs):
+        return keras.ops.sum(outputs[:, 0])
+
+    x = random_images((32, 32, 1), batch=3)
+    gradient_of = input_gradient_function(model, objective)
+    for images in (x, x[:2]):  # A second shape: traced again, not refused.
+        outputs, gradient = gradient_of(images)
+        expected_outputs, expected = value_and_input_gradient(model, images, objective)
+        assert gradient.shape == images.shape and np.any(gradient)
+        np.testing.assert_allclose(outputs, expected_outputs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-6)
 
 
 # --- Conv2D is a cross-correlation ----------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_cnns.data.preprocessing import denormalize
 from keras_cnns.inspect import graph
-from keras_cnns.inspect.gradients import value_and_input_gradient
+from keras_cnns.inspect.gradients import input_gradient_function
 
 # Gradient ascent: steps, step size (in input standard deviations per step,
 # for the average pixel) and the starting noise.
@@ -173,8 +173,9 @@ def filter_patterns(model, layer_name, filters=None, *, steps=ASCENT_STEPS,
     rng = np.random.default_rng(seed)
     x = rng.normal(0.0, ASCENT_START_NOISE, size=(len(filters), *input_shape)).astype(np.float32)
     x = np.clip(x, low, high)
+    gradient_of = input_gradient_function(sub_model, mean_activation)
     for _ in range(steps):
-        _, gradient = value_and_input_gradient(sub_model, x, mean_activation)
+        _, gradient = gradient_of(x)
         scale = np.sqrt(np.mean(np.square(gradient), axis=(1, 2, 3), keepdims=True)) + 1e-8
         x = np.clip(x + step_size * gradient / scale, low, high)
     outputs = keras.Model(graph.model_input(model), call.output)(x, training=False)

@@ -4,7 +4,7 @@ Keras 3 has no backend-independent `gradient` op, so this is the one place
 that asks the active backend for one: `tf.GradientTape` on TensorFlow,
 `jax.value_and_grad` over `model.stateless_call` on JAX, `torch.autograd`
 on PyTorch. Gradient ascent on filters and Grad-CAM both go through
-`value_and_input_gradient`.
+`input_gradient_function`.
 """
 
 import keras
@@ -45,37 +45,78 @@ def value_and_input_gradient(model, inputs, objective):
     Raises:
         NotImplementedError: On an unsupported backend.
     """
+    return input_gradient_function(model, objective, compiled=False)(inputs)
+
+
+def input_gradient_function(model, objective, compiled=True):
+    """`value_and_input_gradient` for one model and objective, as a function of the inputs.
+
+    For a loop that asks for many gradients (gradient ascent): with
+    `compiled`, the forward and backward pass are traced once
+    (`tf.function` on TensorFlow, `jax.jit` on JAX) instead of running op by
+    op at every call. On ResNet-20 at 28x28 (16 filters, 40 steps, a 2-core
+    Intel Xeon) that took one layer's ascent from 12-19 s to 1.4-2.4 s. A
+    single gradient (Grad-CAM) is cheaper uncompiled.
+
+    Args:
+        model: A Keras model with one input.
+        objective: As for `value_and_input_gradient`.
+        compiled: Whether to trace the pass once (TensorFlow, JAX; PyTorch
+            runs it eagerly either way).
+
+    Returns:
+        A function `inputs -> (outputs, gradient)`, NumPy in and out; each call
+        takes inputs of one shape.
+
+    Raises:
+        NotImplementedError: On an unsupported backend.
+    """
     check_backend()
-    inputs = np.asarray(inputs, dtype="float32")
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
-        tensor = tf.convert_to_tensor(inputs)
-        with tf.GradientTape() as tape:
-            tape.watch(tensor)
-            outputs = model(tensor, training=False)
-            value = objective(outputs)
-        gradient = tape.gradient(value, tensor)
-        return _to_numpy(outputs), np.asarray(gradient)
-    if keras.backend.backend() == "torch":
+        def tensorflow_pass(tensor):
+            with tf.GradientTape() as tape:
+                tape.watch(tensor)
+                outputs = model(tensor, training=False)
+                value = objective(outputs)
+            return outputs, tape.gradient(value, tensor)
+
+        step = tf.function(tensorflow_pass, reduce_retracing=True) if compiled else tensorflow_pass
+
+        def run(inputs):
+            outputs, gradient = step(tf.convert_to_tensor(np.asarray(inputs, dtype="float32")))
+            return _to_numpy(outputs), np.asarray(gradient)
+
+        return run
+    if backend == "torch":
         import torch
 
-        tensor = torch.tensor(inputs, requires_grad=True)
-        outputs = model(tensor, training=False)
-        objective(outputs).backward()
-        return _to_numpy(keras.tree.map_structure(lambda t: t.detach(), outputs)), tensor.grad.cpu().numpy()
+        def run(inputs):
+            tensor = torch.tensor(np.asarray(inputs, dtype="float32"), requires_grad=True)
+            outputs = model(tensor, training=False)
+            objective(outputs).backward()
+            return _to_numpy(keras.tree.map_structure(lambda t: t.detach(), outputs)), tensor.grad.cpu().numpy()
+
+        return run
 
     import jax
 
-    trainable = [variable.value for variable in model.trainable_variables]
-    non_trainable = [variable.value for variable in model.non_trainable_variables]
-
-    def value_of(x):
+    def value_of(trainable, non_trainable, x):
         outputs, _ = model.stateless_call(trainable, non_trainable, x, training=False)
         return objective(outputs), outputs
 
-    (_, outputs), gradient = jax.value_and_grad(value_of, has_aux=True)(inputs)
-    return _to_numpy(outputs), np.asarray(gradient)
+    gradient_of = jax.value_and_grad(value_of, argnums=2, has_aux=True)
+    gradient_of = jax.jit(gradient_of) if compiled else gradient_of
+
+    def run(inputs):
+        trainable = [variable.value for variable in model.trainable_variables]
+        non_trainable = [variable.value for variable in model.non_trainable_variables]
+        (_, outputs), gradient = gradient_of(trainable, non_trainable, np.asarray(inputs, dtype="float32"))
+        return _to_numpy(outputs), np.asarray(gradient)
+
+    return run
 
 
 def _to_numpy(outputs):
