@@ -717,3 +717,40 @@ def test_large_folders_show_progress_bars(tmp_path, capsys):
     assert printed.count("1000/1000") == 2  # The scan, then the reading.
     scan_image_folder(root)  # Silent by default.
     assert capsys.readouterr().out == ""
+
+
+
+def test_inference_batches_keep_every_image_in_order_in_larger_batches():
+    import keras
+
+    from keras_cnns.data.pipeline import INFERENCE_BATCH_VALUES, inference_batches, make_pipeline
+    from keras_cnns.export.source import take_examples
+    from keras_cnns.train.metrics import predict_with_labels
+
+    rng = np.random.default_rng(0)
+    pixels, labels = rng.integers(0, 256, (1000, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 1000)
+    normalization = {"mean": [0.5] * 3, "std": [0.25] * 3}
+    small = make_pipeline(pixels, labels, batch_size=7, normalization=normalization)  # A fine-tuning batch.
+    images, _ = take_examples(small)
+    rebatched = inference_batches(small, num_images=1000)
+    expected_size = INFERENCE_BATCH_VALUES // (32 * 32 * 3)
+    sizes = [len(batch_labels) for _, batch_labels in rebatched]
+    assert expected_size == 256 and sizes == [256, 256, 256, 232]
+    assert int(rebatched.cardinality()) == 4  # Stated, so that Keras's fit and evaluate know where it ends.
+    again_images, again_labels = take_examples(rebatched)
+    np.testing.assert_array_equal(again_images, images)
+    np.testing.assert_array_equal(again_labels, labels)
+    # Batches as large already (static size), or images of open size, stay as they are.
+    large = small.unbatch().batch(256, drop_remainder=True)
+    assert inference_batches(large) is large
+    open_size = small.map(lambda x, y: (tf.image.resize(x, [32, 32 + 0 * tf.shape(y)[0]]), y))  # Width unknown.
+    assert inference_batches(open_size) is open_size
+
+    # Evaluation pads the last, smaller batch (so the model is traced once) and keeps only its real rows.
+    seen = []
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    model.predict_on_batch = lambda x: seen.append(len(x)) or model(x, training=False)
+    probabilities, predicted_labels = predict_with_labels(model, small)
+    assert seen == [256] * 4
+    np.testing.assert_array_equal(predicted_labels, labels)
+    np.testing.assert_allclose(probabilities, model(images, training=False), rtol=1e-5, atol=1e-5)

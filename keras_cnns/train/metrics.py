@@ -8,7 +8,9 @@ def predict_with_labels(model, dataset, verbose=0):
     """Runs `model` over a dataset of `(images, labels)` in one pass.
 
     One pass, batch by batch, so predictions and labels stay paired even if
-    the dataset is shuffled.
+    the dataset is shuffled. A `tf.data.Dataset` is rebatched for inference
+    first (`keras_cnns.data.pipeline.inference_batches`): a small training
+    batch size does not slow the evaluation down.
 
     Args:
         model: A Keras model.
@@ -18,12 +20,21 @@ def predict_with_labels(model, dataset, verbose=0):
     Returns:
         `(probabilities (N, classes) float32, labels (N,) int64)`.
     """
-    probabilities, labels = [], []
+    if hasattr(dataset, "unbatch") and hasattr(dataset, "element_spec"):  # A tf.data.Dataset.
+        from keras_cnns.data.pipeline import inference_batches
+
+        dataset = inference_batches(dataset)
+    probabilities, labels, full_size = [], [], None
     progress = keras.utils.Progbar(_batch_count(dataset), unit_name="batch") if verbose else None
     for images, batch_labels in dataset:
         # numpy, not tf tensors: JAX and torch models take arrays from tf.data too.
-        batch = model.predict_on_batch(np.asarray(images))
-        probabilities.append(np.asarray(keras.ops.convert_to_numpy(batch), dtype=np.float32))
+        images = np.asarray(images)
+        count = len(images)
+        full_size = full_size or count
+        if count < full_size:  # The last, smaller batch: padded, so that the model is not traced again.
+            images = np.concatenate([images, np.zeros((full_size - count, *images.shape[1:]), images.dtype)])
+        batch = model.predict_on_batch(images)
+        probabilities.append(np.asarray(keras.ops.convert_to_numpy(batch), dtype=np.float32)[:count])
         labels.append(np.asarray(batch_labels).reshape(-1))
         if progress is not None:
             progress.add(1)
