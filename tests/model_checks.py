@@ -12,8 +12,9 @@ import keras_cnns
 
 
 # One registered model per code path of the builders. The other variants of a family differ from these
-# only in their tables of stage depths and widths, which no backend sees; the TensorFlow run checks every
-# registered model, the JAX and PyTorch runs these (in well under half the time).
+# only in their tables of stage depths and widths, which no backend sees. The TensorFlow run builds,
+# differentiates and saves every registered model (test_model_at_minimum_size) and checks each option's code
+# path (no top, channels, heads, dtype policies) on these; the JAX and PyTorch runs check only these.
 BACKEND_REPRESENTATIVES = ("lenet5", "alexnet", "vgg11", "vgg11_bn", "resnet18", "resnet50", "resnet20",
                            "googlenet", "nin", "allconv")
 
@@ -25,13 +26,14 @@ BACKEND_REPRESENTATIVES = ("lenet5", "alexnet", "vgg11", "vgg11_bn", "resnet18",
 DEEPEST = ("resnet44", "resnet56", "resnet110", "resnet101", "resnet152")
 
 
-def models_to_check(deepest_heavy=False):
-    """Every registered model on TensorFlow; on another backend, `BACKEND_REPRESENTATIVES`.
+def models_to_check(deepest_heavy=False, representatives=False):
+    """Every registered model on TensorFlow; on another backend, or with `representatives`,
+    `BACKEND_REPRESENTATIVES`.
 
     With `deepest_heavy`, the `DEEPEST` models come marked `heavy` (selected with `-m heavy`).
     """
     names = keras_cnns.list_models()
-    if keras.backend.backend() != "tensorflow":
+    if keras.backend.backend() != "tensorflow" or representatives:
         missing = sorted(set(BACKEND_REPRESENTATIVES) - set(names))
         assert not missing, f"BACKEND_REPRESENTATIVES names unregistered models: {missing}"
         names = [name for name in names if name in BACKEND_REPRESENTATIVES]

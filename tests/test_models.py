@@ -20,6 +20,10 @@ pytestmark = pytest.mark.zoo
 ALL_MODELS = models_to_check()
 # For the checks that build and run a network: the deepest ResNets there with -m heavy (model_checks.DEEPEST).
 ALL_MODELS_DEEPEST_HEAVY = models_to_check(deepest_heavy=True)
+# For the checks of one option's code path (no top, channels, the convolutional head, dtype policies): one
+# model per path of the builders. A family's other variants differ from it only in their tables of depths and
+# widths, which those paths never read; test_model_at_minimum_size builds, differentiates and saves each one.
+REPRESENTATIVES = models_to_check(representatives=True)
 SMALL_DEFAULTS = [n for n in ALL_MODELS if keras_cnns.model_info(n).default_input_shape[0] <= 32]
 IMAGENET_SIZE = [n for n in ALL_MODELS if n not in SMALL_DEFAULTS]
 
@@ -70,7 +74,7 @@ def test_below_minimum_size_names_the_minimum(name):
         keras_cnns.get_model(name, **kwargs)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 @pytest.mark.parametrize("pooling", [None, "avg", "max"])
 def test_features_without_top(name, pooling):
     kwargs = small_config(name)
@@ -81,7 +85,7 @@ def test_features_without_top(name, pooling):
     assert not any(layer.name == "predictions" for layer in model.layers)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_one_and_three_channel_inputs(name, channels):
     kwargs = small_config(name, channels=channels)
@@ -90,7 +94,7 @@ def test_one_and_three_channel_inputs(name, channels):
     assert model.predict(random_images(kwargs["input_shape"]), verbose=0).shape == (2, 5)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_fully_convolutional_head_takes_larger_inputs(name):
     """A network built (and trained) at one size runs at twice that size with
     the same weights, and without pooling yields a map of class scores."""
@@ -233,7 +237,7 @@ def _unsupported(setting):
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
-@pytest.mark.parametrize("name", ALL_MODELS_DEEPEST_HEAVY)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_model_in_channels_first_and_mixed_precision(name, setting):
     """Builds, runs and passes gradients in another data format or dtype policy; the same output shape,
     finite probabilities, and (mixed precision) float32 outputs from low-precision computation."""
