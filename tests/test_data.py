@@ -745,6 +745,8 @@ def test_inference_batches_keep_every_image_in_order_in_larger_batches():
     assert inference_batches(large) is large
     open_size = small.map(lambda x, y: (tf.image.resize(x, [32, 32 + 0 * tf.shape(y)[0]]), y))  # Width unknown.
     assert inference_batches(open_size) is open_size
+    large_images = small.map(lambda x, y: (tf.image.resize(x, [96, 96]), y))  # 28 to a budget: kept.
+    assert inference_batches(large_images) is large_images
 
     # Evaluation pads the last, smaller batch (so the model is traced once) and keeps only its real rows.
     seen = []

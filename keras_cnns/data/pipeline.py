@@ -96,10 +96,11 @@ def make_pipeline(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-
 # Inference batches hold as many values as 256 RGB images of 32x32 (CIFAR): about 1,000 Fashion-MNIST
-# images, 5 RGB images of 224x224.
+# images. Larger images (fewer than 64 to such a batch) keep their batches: there each image's own work
+# outweighs a batch's overhead, and a training batch is likely larger than this budget allows.
 INFERENCE_BATCH_VALUES = 256 * 32 * 32 * 3
+INFERENCE_MIN_BATCH = 64
 
 
 def inference_batches(dataset, num_images=None):
@@ -110,7 +111,8 @@ def inference_batches(dataset, num_images=None):
     speed (and float rounding). A training batch is often small (16 images
     for fine-tuning on a few hundred): ResNet-20 predicted 5,000 images in
     9.8 s at batch 16 and 3.2 s at batch 256 on a 2-core Intel Xeon. The
-    batches here hold `INFERENCE_BATCH_VALUES` pixel values.
+    batches here hold `INFERENCE_BATCH_VALUES` pixel values, for images
+    small enough that this makes at least `INFERENCE_MIN_BATCH` of them.
 
     Args:
         dataset: `tf.data.Dataset` of `(images (B, ...), labels)` batches.
@@ -121,13 +123,14 @@ def inference_batches(dataset, num_images=None):
 
     Returns:
         The dataset rebatched, or `dataset` itself when its images' size is
-        not static or its (static) batch size is as large already.
+        not static, too large for `INFERENCE_MIN_BATCH` images, or its
+        (static) batch size is as large already.
     """
     shape = dataset.element_spec[0].shape
     if shape.rank is None or shape.rank < 2 or not shape[1:].is_fully_defined():
         return dataset
-    batch_size = max(1, INFERENCE_BATCH_VALUES // int(np.prod(shape[1:])))
-    if shape[0] is not None and shape[0] >= batch_size:
+    batch_size = INFERENCE_BATCH_VALUES // int(np.prod(shape[1:]))
+    if batch_size < INFERENCE_MIN_BATCH or (shape[0] is not None and shape[0] >= batch_size):
         return dataset
     batches = dataset.unbatch().batch(batch_size)
     if num_images is not None:
