@@ -109,9 +109,8 @@ def inference_batches(dataset, num_images=None):
     Evaluation runs the model in inference mode, where no image's output
     depends on the others in its batch, so the batch size changes only the
     speed (and float rounding). A training batch is often small (16 images
-    for fine-tuning on a few hundred): ResNet-20 predicted 5,000 images in
-    9.8 s at batch 16 and 3.2 s at batch 256 on a 2-core Intel Xeon. The
-    batches here hold `INFERENCE_BATCH_VALUES` pixel values, for images
+    for fine-tuning on a few hundred), and then evaluation was 1.3 to 4
+    times slower (BENCHMARKS.md, "Inner loops"). The batches here hold `INFERENCE_BATCH_VALUES` pixel values, for images
     small enough that this makes at least `INFERENCE_MIN_BATCH` of them.
 
     Args:

@@ -54,9 +54,9 @@ def input_gradient_function(model, objective, compiled=True):
     For a loop that asks for many gradients (gradient ascent): with
     `compiled`, the forward and backward pass are traced once
     (`tf.function` on TensorFlow, `jax.jit` on JAX) instead of running op by
-    op at every call. On ResNet-20 at 28x28 (16 filters, 40 steps, a 2-core
-    Intel Xeon) that took one layer's ascent from 12-19 s to 1.4-2.4 s. A
-    single gradient (Grad-CAM) is cheaper uncompiled.
+    op at every call: 3.4 to 4.4 times faster for a 40-step ascent on
+    ResNet-20 (BENCHMARKS.md, "Inner loops"). A single gradient (Grad-CAM) is
+    cheaper uncompiled.
 
     Args:
         model: A Keras model with one input.
