@@ -6,10 +6,11 @@
   running op by op at every step (as before 2026-12-03).
 * Evaluation at a small training batch: ResNet-20 at half width predicting
   Fashion-MNIST's 10,000 test images batched by 16, as `predict_with_labels`
-  does now (rebatched by `inference_batches`, the last batch padded) against
-  the training batches as they come.
+  does now (batches gathered up to `INFERENCE_BATCH_VALUES`, the last one
+  padded) against each batch of 16 run alone (as before 2026-12-03).
 
-The networks are untrained: neither loop's time depends on the weights.
+The networks are untrained: neither loop's time depends on the weights. An
+untimed first round traces every network and batch shape both sides use.
 
     .venv/bin/python benchmarks/bench_loops.py
 
@@ -22,14 +23,17 @@ import os
 import statistics
 import time
 
-import common  # benchmarks/common.py
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import common  # noqa: E402  (benchmarks/common.py)
+import keras  # noqa: E402
 
 import keras_cnns  # noqa: E402
 from keras_cnns.data import load_dataset  # noqa: E402
-from keras_cnns.data import pipeline  # noqa: E402
 from keras_cnns.inspect import features, gradients  # noqa: E402
+from keras_cnns.train import metrics  # noqa: E402
 from keras_cnns.train.atomic import write_json  # noqa: E402
-from keras_cnns.train.metrics import predict_with_labels  # noqa: E402
 
 def ascent_seconds(model, layer, compiled):
     """One `filter_patterns` call (16 filters, 40 steps), compiled or op by op."""
@@ -43,17 +47,17 @@ def ascent_seconds(model, layer, compiled):
         features.input_gradient_function = original
 
 
-def evaluation_seconds(model, dataset, rebatched):
-    """One `predict_with_labels` pass over `dataset`, rebatched for inference or in its own batches."""
-    original = pipeline.inference_batches
-    if not rebatched:
-        pipeline.inference_batches = lambda batches, num_images=None: batches
+def evaluation_seconds(model, dataset, gathered):
+    """One `predict_with_labels` pass over `dataset`: its batches gathered for inference, or each run alone."""
+    original = metrics.INFERENCE_BATCH_VALUES
+    if not gathered:
+        metrics.INFERENCE_BATCH_VALUES = 0  # Every batch is "large enough": run as it comes.
     try:
         start = time.perf_counter()
-        probabilities, _ = predict_with_labels(model, dataset)
-        return time.perf_counter() - start, len(probabilities)
+        metrics.predict_with_labels(model, dataset)
+        return time.perf_counter() - start
     finally:
-        pipeline.inference_batches = original
+        metrics.INFERENCE_BATCH_VALUES = original
 
 
 def main():
@@ -67,26 +71,31 @@ def main():
     resnet = keras_cnns.get_model("resnet20", input_shape=(28, 28, 1), classes=10)
     half = keras_cnns.get_model("resnet20", input_shape=(28, 28, 1), classes=10, width_multiplier=0.5)
     bundle = load_dataset("fashion_mnist", augment=None, batch_size=16, validation_split=0)
-    rounds = {"ascent_compiled": [], "ascent_op_by_op": [], "evaluation_rebatched": [], "evaluation_batch_16": []}
-    for index in range(args.rounds):
-        # Each side once per round, in turn, so that a change of the machine's speed falls on both.
-        rounds["ascent_compiled"].append(ascent_seconds(resnet, "conv4_block3_out", compiled=True))
-        rounds["ascent_op_by_op"].append(ascent_seconds(resnet, "conv4_block3_out", compiled=False))
-        seconds, count = evaluation_seconds(half, bundle.test, rebatched=True)
-        rounds["evaluation_rebatched"].append(seconds)
-        seconds, _ = evaluation_seconds(half, bundle.test, rebatched=False)
-        rounds["evaluation_batch_16"].append(seconds)
-        print(f"round {index + 1}: " + ", ".join(f"{key} {values[-1]:.2f} s" for key, values in rounds.items()),
-              flush=True)
+    rounds = {"ascent_compiled": [], "ascent_op_by_op": [], "evaluation_gathered": [], "evaluation_batch_16": []}
+    for index in range(args.rounds + 1):
+        # Each side once per round, in turn, so that a change of the machine's speed falls on both. Round 0
+        # traces every network and batch shape; it is not counted.
+        times = {
+            "ascent_compiled": ascent_seconds(resnet, "conv4_block3_out", compiled=True),
+            "ascent_op_by_op": ascent_seconds(resnet, "conv4_block3_out", compiled=False),
+            "evaluation_gathered": evaluation_seconds(half, bundle.test, gathered=True),
+            "evaluation_batch_16": evaluation_seconds(half, bundle.test, gathered=False),
+        }
+        print(f"round {index}{' (warm-up)' if index == 0 else ''}: "
+              + ", ".join(f"{key} {seconds:.2f} s" for key, seconds in times.items()), flush=True)
+        if index > 0:
+            for key, seconds in times.items():
+                rounds[key].append(seconds)
     medians = {key: statistics.median(values) for key, values in rounds.items()}
     results = {
         **common.run_facts(),
         "ascent": "resnet20 28x28x1, conv4_block3_out, 16 filters, 40 steps",
-        "evaluation": f"resnet20 width 0.5, {count} Fashion-MNIST test images, training batch 16",
+        "evaluation": f"resnet20 width 0.5, {bundle.num_test} Fashion-MNIST test images, training batch 16",
+        "backend": keras.backend.backend(),
         "seconds": rounds,
         "medians_s": medians,
         "ascent_speedup": medians["ascent_op_by_op"] / medians["ascent_compiled"],
-        "evaluation_speedup": medians["evaluation_batch_16"] / medians["evaluation_rebatched"],
+        "evaluation_speedup": medians["evaluation_batch_16"] / medians["evaluation_gathered"],
     }
     write_json(os.path.join(common.RESULTS_DIR, f"{args.results}.json"), results)
     print(f"medians: {', '.join(f'{key} {value:.2f} s' for key, value in medians.items())}")

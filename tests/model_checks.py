@@ -1,4 +1,5 @@
-"""Checks every registered model must pass; a new model gets them for free.
+"""Checks every registered model must pass; a new model of a known family gets them for free (a new
+family needs a representative in `BACKEND_REPRESENTATIVES` for the option checks).
 
 The checks are backend-agnostic except `trainable_gradients`, which asks the
 active backend for gradients its own way.
@@ -36,6 +37,10 @@ def models_to_check(deepest_heavy=False, representatives=False):
     if keras.backend.backend() != "tensorflow" or representatives:
         missing = sorted(set(BACKEND_REPRESENTATIVES) - set(names))
         assert not missing, f"BACKEND_REPRESENTATIVES names unregistered models: {missing}"
+        # A new family gets the option checks only through a representative: name one for it here.
+        families = {keras_cnns.model_info(name).family for name in BACKEND_REPRESENTATIVES}
+        unchecked = sorted(name for name in names if keras_cnns.model_info(name).family not in families)
+        assert not unchecked, f"no model of these models' families is in BACKEND_REPRESENTATIVES: {unchecked}"
         names = [name for name in names if name in BACKEND_REPRESENTATIVES]
     if not deepest_heavy:
         return names

@@ -527,3 +527,30 @@ def test_a_generic_builder_trains_the_architecture_in_model_kwargs(tmp_path):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model_kwargs"] == architecture
     with pytest.raises(ValueError, match="resnet20 takes no argument 'stackwise_num_blocks'"):  # Fixed stages.
         build_compiled_model(config, load_dataset("digits", limit=200), 1)
+
+
+def test_evaluation_gathers_small_batches_pads_the_last_and_keeps_every_image_in_order(capsys):
+    from keras_cnns.data.pipeline import make_pipeline
+    from keras_cnns.export.source import take_examples
+    from keras_cnns.train.metrics import INFERENCE_BATCH_VALUES, predict_with_labels
+
+    rng = np.random.default_rng(0)
+    pixels, labels = rng.integers(0, 256, (1000, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 1000)
+    normalization = {"mean": [0.5] * 3, "std": [0.25] * 3}
+    small = make_pipeline(pixels, labels, batch_size=16, normalization=normalization)  # A fine-tuning batch.
+    images, _ = take_examples(small)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    seen = []
+    model.predict_on_batch = lambda x: seen.append(len(x)) or model(x, training=False)
+
+    probabilities, predicted_labels = predict_with_labels(model, small, verbose=1)
+    # 16 batches of 16 hold INFERENCE_BATCH_VALUES (256 images of 32x32x3); the last 232 images are padded.
+    assert INFERENCE_BATCH_VALUES == 256 * 32 * 32 * 3 and seen == [256] * 4
+    np.testing.assert_array_equal(predicted_labels, labels)
+    np.testing.assert_allclose(probabilities, model(images, training=False), rtol=1e-5, atol=1e-5)
+    assert "63/63" in capsys.readouterr().out  # The progress bar counts the dataset's own batches.
+
+    # A batch as large as the budget or larger runs alone, as it comes.
+    seen.clear()
+    predict_with_labels(model, make_pipeline(pixels, labels, batch_size=300, normalization=normalization))
+    assert seen == [300] * 4

@@ -20,7 +20,7 @@ Modules:
   and where `keras_cnns.transfer` cuts a backbone).
 * `features`: feature maps, first-layer kernels, gradient-ascent patterns.
 * `gradcam`: Grad-CAM heat maps.
-* `gradients`: input gradients on the TensorFlow and JAX backends.
+* `gradients`: input gradients on the TensorFlow, JAX and PyTorch backends.
 * `correlation`: `Conv2D` is a cross-correlation; a flipped kernel convolves.
 * `images`, `source`: one image prepared for a network; a trained network
   with its normalization, from a run directory or a `.keras` file.

@@ -3,8 +3,9 @@
 Keras 3 has no backend-independent `gradient` op, so this is the one place
 that asks the active backend for one: `tf.GradientTape` on TensorFlow,
 `jax.value_and_grad` over `model.stateless_call` on JAX, `torch.autograd`
-on PyTorch. Gradient ascent on filters and Grad-CAM both go through
-`input_gradient_function`.
+on PyTorch. Grad-CAM asks for one gradient (`value_and_input_gradient`);
+gradient ascent on filters asks for many, through a pass traced once
+(`input_gradient_function`).
 """
 
 import keras
@@ -54,9 +55,9 @@ def input_gradient_function(model, objective, compiled=True):
     For a loop that asks for many gradients (gradient ascent): with
     `compiled`, the forward and backward pass are traced once
     (`tf.function` on TensorFlow, `jax.jit` on JAX) instead of running op by
-    op at every call: 3.4 to 4.4 times faster for a 40-step ascent on
-    ResNet-20 (BENCHMARKS.md, "Inner loops"). A single gradient (Grad-CAM) is
-    cheaper uncompiled.
+    op at every call: 3.4 to 4.2 times faster for a 40-step ascent on
+    ResNet-20 (BENCHMARKS.md, "Inner loops"). A single gradient (Grad-CAM)
+    has no use for the trace.
 
     Args:
         model: A Keras model with one input.
@@ -65,8 +66,8 @@ def input_gradient_function(model, objective, compiled=True):
             runs it eagerly either way).
 
     Returns:
-        A function `inputs -> (outputs, gradient)`, NumPy in and out; each call
-        takes inputs of one shape.
+        A function `inputs -> (outputs, gradient)`, NumPy in and out; inputs
+        of a new shape are traced again.
 
     Raises:
         NotImplementedError: On an unsupported backend.

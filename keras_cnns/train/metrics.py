@@ -4,40 +4,56 @@ import keras
 import numpy as np
 
 
+# Evaluation gathers the dataset's batches into batches of at least this many pixel values (256 RGB
+# images of 32x32, 1,003 Fashion-MNIST images): inference holds no activations for a backward pass, and a
+# training batch is often small (16 images for fine-tuning on a few hundred), where running each one alone
+# made evaluation 3.2-9.4 times slower (BENCHMARKS.md, "Inner loops").
+INFERENCE_BATCH_VALUES = 256 * 32 * 32 * 3
+
+
 def predict_with_labels(model, dataset, verbose=0):
     """Runs `model` over a dataset of `(images, labels)` in one pass.
 
-    One pass, batch by batch, so predictions and labels stay paired even if
-    the dataset is shuffled. A `tf.data.Dataset` is rebatched for inference
-    first (`keras_cnns.data.pipeline.inference_batches`): a small training
-    batch size does not slow the evaluation down.
+    One pass, so predictions and labels stay paired even if the dataset is
+    shuffled. The dataset's batches are gathered until they hold
+    `INFERENCE_BATCH_VALUES` pixel values and run together (a batch as
+    large already runs alone); the last, smaller gathering is padded to the
+    size of the first, so that the model is traced once. In inference mode
+    no image's output depends on the others in its batch: the gathering
+    changes the speed and the float rounding, not the predictions.
 
     Args:
-        model: A Keras model.
+        model: A Keras model with one output.
         dataset: Iterable of `(images, labels)` batches, e.g. a `tf.data.Dataset`.
-        verbose: 1 shows a progress bar.
+        verbose: 1 shows a progress bar over the dataset's batches.
 
     Returns:
         `(probabilities (N, classes) float32, labels (N,) int64)`.
     """
-    if hasattr(dataset, "unbatch") and hasattr(dataset, "element_spec"):  # A tf.data.Dataset.
-        from keras_cnns.data.pipeline import inference_batches
-
-        dataset = inference_batches(dataset)
-    probabilities, labels, full_size = [], [], None
+    probabilities, labels, pending, size = [], [], [], None
     progress = keras.utils.Progbar(_batch_count(dataset), unit_name="batch") if verbose else None
+
+    def run_pending():
+        nonlocal size
+        images = np.concatenate(pending)
+        count = len(images)
+        size = size or count
+        if count < size:
+            images = np.concatenate([images, np.zeros((size - count, *images.shape[1:]), images.dtype)])
+        outputs = model.predict_on_batch(images)
+        probabilities.append(np.asarray(keras.ops.convert_to_numpy(outputs), dtype=np.float32)[:count])
+        pending.clear()
+
     for images, batch_labels in dataset:
         # numpy, not tf tensors: JAX and torch models take arrays from tf.data too.
-        images = np.asarray(images)
-        count = len(images)
-        full_size = full_size or count
-        if count < full_size:  # The last, smaller batch: padded, so that the model is not traced again.
-            images = np.concatenate([images, np.zeros((full_size - count, *images.shape[1:]), images.dtype)])
-        batch = model.predict_on_batch(images)
-        probabilities.append(np.asarray(keras.ops.convert_to_numpy(batch), dtype=np.float32)[:count])
+        pending.append(np.asarray(images))
         labels.append(np.asarray(batch_labels).reshape(-1))
+        if sum(batch.size for batch in pending) >= INFERENCE_BATCH_VALUES:
+            run_pending()
         if progress is not None:
             progress.add(1)
+    if pending:
+        run_pending()
     if not labels:
         raise ValueError(
             "The evaluation dataset is empty. Pass a dataset with at least one batch "

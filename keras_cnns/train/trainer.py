@@ -30,7 +30,6 @@ from keras_cnns.data import (
     load_dataset,
     resize_arrays,
 )
-from keras_cnns.data.pipeline import inference_batches
 from keras_cnns.registry import get_model, model_info
 from keras_cnns import saving
 from keras_cnns.locking import folder_lock
@@ -217,11 +216,7 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
                 if fused:
                     say("train", f"{fused} batch norm layers train with TensorFlow's fused kernel "
                         "(fused_batch_norm='auto'; False for Keras's own).", verbose)
-                # One process, one device: validation in inference-sized batches (a distributed run's
-                # batches keep the static size that sharding across processes needs).
-                validation = bundle.val if bundle.val is None or strategy is not None or cluster is not None \
-                    else inference_batches(bundle.val, bundle.num_val)
-                fit_passes(model, train_batches, steps_per_epoch, validation_data=validation, epochs=config.epochs,
+                fit_passes(model, train_batches, steps_per_epoch, validation_data=bundle.val, epochs=config.epochs,
                            initial_epoch=start_epoch, callbacks=[*run_callbacks, *callbacks], verbose=verbose)
     resumed = start_epoch if state else None
     if not chief:
