@@ -33,7 +33,6 @@ import numpy as np
 import common  # noqa: E402  (benchmarks/common.py)
 
 from keras_cnns.data import sources  # noqa: E402
-from keras_cnns.data.resample import resize_images  # noqa: E402
 from keras_cnns.inference import TFLiteClassifier, read_model_card  # noqa: E402
 from keras_cnns.inference.photos import product_photo  # noqa: E402
 from keras_cnns.train.atomic import write_json  # noqa: E402

@@ -145,8 +145,6 @@ def keras_applications_model(name, image_size):
 
 
 def our_model(name, image_size):
-    import keras_cnns
-
     # dropout=0: keras.applications' VGG16 has no dropout layers.
     kwargs = {"dropout": 0.0} if name == "vgg16" else {}
     return keras_cnns.get_model(name, input_shape=(image_size, image_size, 3), classes=CLASSES, **kwargs)

@@ -39,7 +39,6 @@ three minutes and writes `tuning-<tuner>-quick.json`.
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import sys

@@ -11,7 +11,6 @@ from conftest import run_cli, run_main
 # handling is the same on every backend and runs on TensorFlow only.
 
 
-
 @pytest.mark.zoo
 def test_models_table(capsys):
     status, stdout, stderr = run_main(capsys, "models", "resnet2*")

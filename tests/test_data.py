@@ -77,8 +77,6 @@ def make_class_folder(root, class_name, count, start_seed=0, **kwargs):
         save_image(root / class_name / f"{index}.png", seed=start_seed + index, **kwargs)
 
 
-
-
 # --------------------------------------------------------------------- IDX
 
 
@@ -664,7 +662,6 @@ def test_bundle_is_frozen(digits):
     with pytest.raises(dataclasses.FrozenInstanceError):
         digits.num_train = 0
     assert digits.num_classes == 10
-
 
 
 def test_load_arrays_holds_the_splits_load_dataset_pipelines():

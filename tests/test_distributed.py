@@ -9,7 +9,6 @@ test, for several devices of one machine, is in test_train.py.)
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -41,7 +40,6 @@ class SaveFinalWeights(keras.callbacks.Callback):
 result = train(config, cluster=cluster, verbose=0, callbacks=[SaveFinalWeights()])
 print("METRICS", json.dumps(result.metrics))
 """
-
 
 
 def start_process(config, address, process_id, weights_path):

@@ -424,7 +424,6 @@ def test_measure_tflite_latency_runs_any_batch(lenet_export):
 # ------------------------------------------------------------ run directory and command line
 
 
-
 def test_export_and_predict_commands_on_a_run_directory(tmp_path, capsys):
     from PIL import Image
 

@@ -3,7 +3,6 @@ same parameter counts, same layer names, and weights copied layer by layer
 (or loaded from a keras.applications weights file) give the same outputs."""
 
 import keras
-import numpy as np
 import pytest
 
 import keras_cnns
@@ -69,7 +68,6 @@ def test_vgg_dropout_adds_no_weights_and_zero_dropout_matches_layer_list():
     assert weighted_layer_names(with_dropout) == weighted_layer_names(without)
     extra = {l.name for l in with_dropout.layers[1:]} - {l.name for l in without.layers[1:]}
     assert extra == {"fc1_dropout", "fc2_dropout"}
-
 
 
 def test_imagenet_weights_load_from_the_keras_cache_offline(cached_vgg16_weights):

@@ -19,12 +19,11 @@ import numpy as np
 import pytest
 
 import keras_cnns
-from keras_cnns.data import load_dataset, normalize
+from keras_cnns.data import normalize
 from keras_cnns.data.resample import resize_images
 from keras_cnns.export import ExportVerificationError, export_model
 from keras_cnns.export.mobile import PhotoPreparation, mobile_input_size
 from keras_cnns.export.mobile_runtime import resize_as_mediapipe, run_mediapipe
-from keras_cnns.export.source import take_examples
 from keras_cnns.export.tflite_graphs import chain_tflite
 from keras_cnns.export.tflite_metadata import ImageClassifierMetadata, MetadataError, read_metadata, write_metadata
 from keras_cnns.inference import TFLiteClassifier, TFLiteRunner, read_model_card

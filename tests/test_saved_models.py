@@ -82,7 +82,7 @@ def test_shipped_mobile_files_run_in_mediapipe_as_their_float32_file(name, fashi
         pytest.skip("MediaPipe not installed (pip install 'keras-cnns[mobile]')")
     folder = os.path.join(SAVED_MODELS, name)
     card = read_model_card(folder)
-    pixels, labels = fashion_mnist_test[0][:2000], fashion_mnist_test[1][:2000]
+    pixels = fashion_mnist_test[0][:2000]
     float32 = TFLiteClassifier(folder, format="float32").predict(pixels, batch_size=500).argmax(-1)
     for format in ("mobile_float32", "mobile_int8"):
         with open(os.path.join(folder, card["formats"][format]["file"]), "rb") as file:

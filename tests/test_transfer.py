@@ -60,7 +60,6 @@ def test_a_training_run_on_chosen_classes_is_evaluated_on_them(tmp_path):
 import keras  # noqa: E402
 
 import keras_cnns  # noqa: E402
-from keras_cnns.models import weights as weights_lib  # noqa: E402
 from keras_cnns.train import default_config, evaluate, train  # noqa: E402
 from keras_cnns.transfer import (  # noqa: E402
     IMAGENET_CAFFE_NORMALIZATION,
@@ -167,7 +166,6 @@ def test_fine_tuning_beats_training_from_scratch_on_100_images(pretrained, tmp_p
     assert all(phase.already_finished for phase in again.phases)
     with pytest.raises(keras_cnns.train.RunConfigMismatchError, match="head_epochs"):
         fine_tune(source=pretrained.out_dir, head_epochs=3, out_dir=str(tmp_path / "ft"), verbose=0, **options)
-
 
 
 def test_imagenet_source_takes_rgb_and_this_packages_normalization(cached_vgg16_weights, tmp_path):

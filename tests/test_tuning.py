@@ -11,7 +11,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -403,7 +402,6 @@ def test_tune_command_errors_are_one_line(tmp_path, capsys):
 
 
 # --- Distributed: Keras Tuner's chief and workers --------------------------------
-
 
 
 def test_chief_and_two_workers_share_the_trials_and_survive_a_killed_worker(tmp_path):

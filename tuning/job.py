@@ -43,7 +43,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import re
 import shutil
 
 import numpy as np
@@ -52,7 +51,6 @@ from keras_cnns.data import bundle_from_arrays, load_arrays, normalize
 from keras_cnns.data.splits import stratified_sample
 from keras_cnns.train import atomic, build_loss, classification_metrics, load_best_model, train
 from keras_cnns.train.config import config_differences, with_field_defaults
-from keras_cnns.validation import check_int
 from keras_cnns.console import say
 from keras_cnns.locking import folder_lock
 from tuning import results as results_lib

@@ -68,7 +68,6 @@ def _command_tune(args):
     return 0
 
 
-
 def _formats(text):
     if not text:
         return []

@@ -78,8 +78,6 @@ def _command_tour(args):
     return 0
 
 
-
-
 def register(commands):
     """Adds `models`, `summary` and `tour` to the sub-command parsers."""
     models = commands.add_parser(

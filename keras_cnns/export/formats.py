@@ -29,6 +29,7 @@ from keras_cnns.export.card import folder_size
 from keras_cnns.export.latency import measure_latency, measure_tflite_latency
 from keras_cnns.inference.runner import TFLiteRunner
 
+
 def _tflite():
     from keras_cnns.export import tflite
 

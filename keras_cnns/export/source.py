@@ -203,7 +203,6 @@ def output_activation(model):
     return getattr(activation, "__name__", "linear") if activation is not None else "linear"
 
 
-
 def _dataset_facts(config, metrics, run_dir):
     return {
         "name": config.dataset,

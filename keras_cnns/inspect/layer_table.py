@@ -445,6 +445,7 @@ def format_layer_table(table, line_length=120):
             cell.append(", ".join(row.inputs))
     widths = [max(len(headers[i]), *(len(cell[i]) for cell in cells)) for i in range(len(headers))]
     right = {2, 3}
+
     def line(values):
         parts = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))]
         return "  ".join(parts).rstrip()

@@ -8,7 +8,6 @@ the `metrics.json` and `config.json` next to it when they are there.
 """
 
 import dataclasses
-import os
 
 from keras_cnns.train.run_dir import locate_run
 from keras_cnns.train.trainer import load_best_model

@@ -7,7 +7,6 @@ one directory.
 """
 
 import dataclasses
-import math
 import os
 import re
 
@@ -383,8 +382,6 @@ def _check_dataset(dataset):
             f"dataset must be a dataset name or an image-folder path; received "
             f"{dataset!r}. Pass for example 'fashion_mnist' or 'digits'."
         )
-
-
 
 
 def _check_warmup_fits(warmup_epochs, epochs):

@@ -24,7 +24,6 @@ directory.
 
 import dataclasses
 import os
-import re
 import shutil
 
 import numpy as np
@@ -33,8 +32,7 @@ from keras_cnns.data import load_dataset
 from keras_cnns import saving
 from keras_cnns.locking import folder_lock
 from keras_cnns.train import atomic
-from keras_cnns.train.config import TrainConfig
-from keras_cnns.transfer.config import PHASES, FineTuneConfig, slug
+from keras_cnns.transfer.config import PHASES, FineTuneConfig
 from keras_cnns.train.errors import RunConfigMismatchError
 from keras_cnns.train.run_dir import RunLayout
 from keras_cnns.train.trainer import load_best_model, train

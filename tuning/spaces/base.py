@@ -404,7 +404,6 @@ def _check_input_shape(input_shape):
     return tuple(int(d) for d in shape)
 
 
-
 def _check_arrays(x, y, what):
     if not isinstance(x, np.ndarray) or x.ndim != 4:
         raise ValueError(
