@@ -5,9 +5,9 @@ import numpy as np
 
 
 # Evaluation gathers the dataset's batches into batches of at least this many pixel values (256 RGB
-# images of 32x32, 1,003 Fashion-MNIST images): inference holds no activations for a backward pass, and a
+# images of 32x32, 1,004 Fashion-MNIST images): inference holds no activations for a backward pass, and a
 # training batch is often small (16 images for fine-tuning on a few hundred), where running each one alone
-# made evaluation 3.2-9.4 times slower (BENCHMARKS.md, "Inner loops").
+# made evaluation 1.6-9.4 times slower in two runs (BENCHMARKS.md, "Inner loops").
 INFERENCE_BATCH_VALUES = 256 * 32 * 32 * 3
 
 
@@ -30,11 +30,19 @@ def predict_with_labels(model, dataset, verbose=0):
     Returns:
         `(probabilities (N, classes) float32, labels (N,) int64)`.
     """
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) > 1:
+        raise ValueError(
+            f"Evaluation takes a classifier with one output; received {model.name!r} with "
+            f"{len(outputs)} outputs. Build it with its auxiliary outputs switched off (e.g. GoogLeNet's "
+            "`include_aux=False`) or pass a keras.Model over its main output."
+        )
     probabilities, labels, pending, size = [], [], [], None
+    pending_values = 0  # Pixel values gathered in `pending`.
     progress = keras.utils.Progbar(_batch_count(dataset), unit_name="batch") if verbose else None
 
     def run_pending():
-        nonlocal size
+        nonlocal size, pending_values
         images = np.concatenate(pending)
         count = len(images)
         size = size or count
@@ -43,12 +51,14 @@ def predict_with_labels(model, dataset, verbose=0):
         outputs = model.predict_on_batch(images)
         probabilities.append(np.asarray(keras.ops.convert_to_numpy(outputs), dtype=np.float32)[:count])
         pending.clear()
+        pending_values = 0
 
     for images, batch_labels in dataset:
         # numpy, not tf tensors: JAX and torch models take arrays from tf.data too.
         pending.append(np.asarray(images))
+        pending_values += pending[-1].size
         labels.append(np.asarray(batch_labels).reshape(-1))
-        if sum(batch.size for batch in pending) >= INFERENCE_BATCH_VALUES:
+        if pending_values >= INFERENCE_BATCH_VALUES:
             run_pending()
         if progress is not None:
             progress.add(1)
