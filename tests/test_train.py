@@ -395,7 +395,43 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
     steps_per_epoch = math.ceil(result.metrics["num_train"] / config.batch_size)
     schedule = WarmupCosineDecay(config.learning_rate, 3 * steps_per_epoch)
     assert history[1]["learning_rate"] == pytest.approx(values(schedule, [2 * steps_per_epoch])[0], rel=1e-5)
-    assert sorted(os.listdir(layout.backup)) == ["epoch_0003.weights.h5", "state.json"]
+    assert sorted(os.listdir(layout.backup)) == ["epoch_0003.variables.npz", "state.json"]
+
+
+def test_a_backup_restores_every_model_and_optimizer_variable_and_refuses_another_network(tmp_path):
+    from keras_cnns.train import backup
+
+    def trained_one_step(filters, seed):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(filters, 3),
+                                  keras.layers.BatchNormalization(), keras.layers.Flatten(), keras.layers.Dense(3)])
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
+        model.train_on_batch(np.random.default_rng(seed).normal(size=(4, 8, 8, 1)), np.arange(4) % 3)
+        return model
+
+    def values(model):
+        return [keras.ops.convert_to_numpy(v) for v in backup.variables_of(model)]
+
+    saved = trained_one_step(4, seed=0)
+    path = str(tmp_path / "epoch_0001.variables.npz")
+    backup.save(saved, path)
+    # Another process numbers Keras' automatic layer names on: the same network, other paths and values.
+    fresh = trained_one_step(4, seed=1)
+    assert [v.path for v in fresh.variables] != [v.path for v in saved.variables]
+    backup.restore(fresh, path)
+    assert len(values(saved)) == len(saved.variables) + len(saved.optimizer.variables) > 10
+    for expected, restored in zip(values(saved), values(fresh)):
+        np.testing.assert_array_equal(restored, expected)  # Weights, BN statistics, momentum, step counter.
+
+    with pytest.raises(ValueError, match=r"does not fit this network and optimizer \(saved .*kernel of shape "
+                                         r"\(3, 3, 1, 4\), found .*kernel of shape \(3, 3, 1, 6\)\).*overwrite=True"):
+        backup.restore(trained_one_step(6, seed=0), path)
+    # A backup of a run written before `.npz` backups (Keras' `.weights.h5`) is still read.
+    saved.save_weights(tmp_path / "epoch_0001.weights.h5")
+    older = trained_one_step(4, seed=2)
+    backup.restore(older, str(tmp_path / "epoch_0001.weights.h5"))
+    for expected, restored in zip(values(saved), values(older)):
+        np.testing.assert_array_equal(restored, expected)
 
 
 def test_committed_best_model_is_moved_into_place_on_resume(tmp_path):
@@ -554,3 +590,14 @@ def test_evaluation_gathers_small_batches_pads_the_last_and_keeps_every_image_in
     seen.clear()
     predict_with_labels(model, make_pipeline(pixels, labels, batch_size=300, normalization=normalization))
     assert seen == [300] * 4
+
+
+def test_evaluation_refuses_a_model_with_several_outputs():
+    from keras_cnns.train.metrics import predict_with_labels
+
+    inputs = keras.Input((8, 8, 1))
+    features = keras.layers.Flatten()(inputs)
+    model = keras.Model(inputs, [keras.layers.Dense(10)(features), keras.layers.Dense(10)(features)], name="two_heads")
+    batches = [(np.zeros((4, 8, 8, 1), np.float32), np.zeros(4, np.int64))]
+    with pytest.raises(ValueError, match=r"one output; received 'two_heads' with 2 outputs.*include_aux=False"):
+        predict_with_labels(model, batches)

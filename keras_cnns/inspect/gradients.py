@@ -55,7 +55,7 @@ def input_gradient_function(model, objective, compiled=True):
     For a loop that asks for many gradients (gradient ascent): with
     `compiled`, the forward and backward pass are traced once
     (`tf.function` on TensorFlow, `jax.jit` on JAX) instead of running op by
-    op at every call: 3.4 to 4.2 times faster for a 40-step ascent on
+    op at every call: 3.1 to 4.2 times faster for a 40-step ascent on
     ResNet-20 (BENCHMARKS.md, "Inner loops"). A single gradient (Grad-CAM)
     has no use for the trace.
 

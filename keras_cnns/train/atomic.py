@@ -86,12 +86,6 @@ def save_model(model, path):
         model.save(temporary)
 
 
-def save_weights(model, path):
-    """Saves model and optimizer variables (`.weights.h5`) to `path` atomically."""
-    with atomic_path(path) as temporary:
-        model.save_weights(temporary)
-
-
 def save_figure(figure, path):
     """Saves a matplotlib figure as PNG to `path` atomically."""
     with atomic_path(path) as temporary:

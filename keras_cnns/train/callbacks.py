@@ -13,7 +13,7 @@ import time
 import keras
 import numpy as np
 
-from keras_cnns.train import atomic
+from keras_cnns.train import atomic, backup
 from keras_cnns.train.distributed import process_local
 from keras_cnns.train.errors import TrainingDiverged
 from keras_cnns.train.run_dir import write_history
@@ -176,7 +176,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     At the end of epoch `e`, in this order:
 
     1. if `monitor` improved: the whole model to `backup/best_epoch_e.keras`;
-    2. model and optimizer variables to `backup/epoch_<e+1>.weights.h5`;
+    2. model and optimizer variables to `backup/epoch_<e+1>.variables.npz` (`keras_cnns.train.backup`);
     3. `history.csv` with this epoch's row;
     4. `backup/state.json`: the commit. It names the weights file, the
        epochs completed, the best value and epoch, and the history rows;
@@ -219,7 +219,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         if improved:
             atomic.save_model(self.model, self.layout.pending_best(epoch))
         weights_path = self.layout.backup_weights(epoch + 1)
-        atomic.save_weights(self.model, weights_path)
+        backup.save(self.model, weights_path)
         rows = self.history_rows + [history_row(epoch, logs)]
         write_history(self.layout.history, rows)
         best_value, best_epoch = (value, epoch) if improved else (self.best_value, self.best_epoch)

@@ -2,16 +2,16 @@
 
 Layout of `out_dir`:
 
-    config.json            the TrainConfig (checked on resume)
-    history.csv            one row per completed epoch
-    best.keras             the model of the best epoch (by validation accuracy)
-    metrics.json           test metrics; written last, it marks a finished run
-    learning_curves.png    loss and accuracy per epoch
-    confusion_matrix.png   test confusion matrix of best.keras
-    tensorboard/           TensorBoard logs
-    backup/state.json      the commit record of the last completed epoch
-    backup/epoch_NNNN.weights.h5   model and optimizer variables after NNNN epochs
-    backup/best_epoch_NNNN.keras   a new best model waiting for its commit
+    config.json                      the TrainConfig (checked on resume)
+    history.csv                      one row per completed epoch
+    best.keras                       the model of the best epoch (by validation accuracy)
+    metrics.json                     test metrics; written last, it marks a finished run
+    learning_curves.png              loss and accuracy per epoch
+    confusion_matrix.png             test confusion matrix of best.keras
+    tensorboard/                     TensorBoard logs
+    backup/state.json                the commit record of the last completed epoch
+    backup/epoch_NNNN.variables.npz  model and optimizer variables after NNNN epochs
+    backup/best_epoch_NNNN.keras     a new best model waiting for its commit
 
 Every file is written atomically (`keras_cnns.train.atomic`).
 """
@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 
-from keras_cnns.train import atomic
+from keras_cnns.train import atomic, backup
 
 # Preferred column order of history.csv; other logged values follow, sorted.
 HISTORY_COLUMNS = (
@@ -139,7 +139,7 @@ class RunLayout:
 
     def backup_weights(self, epochs_completed):
         """Backup of model and optimizer variables after `epochs_completed` epochs."""
-        return os.path.join(self.backup, f"epoch_{epochs_completed:04d}.weights.h5")
+        return os.path.join(self.backup, f"epoch_{epochs_completed:04d}{backup.SUFFIX}")
 
     def pending_best(self, epoch):
         """Where the best model of 0-based `epoch` waits until its epoch is committed."""
@@ -185,7 +185,8 @@ class RunLayout:
 
     def prune_backups(self, keep):
         """Deletes backup weight files other than `keep`."""
-        for path in glob.glob(os.path.join(glob.escape(self.backup), "epoch_*.weights.h5")):
+        # `.weights.h5`: backups of runs written before `.npz` backups, once a resumed run has moved on.
+        for path in glob.glob(os.path.join(glob.escape(self.backup), "epoch_*.*")):
             if os.path.abspath(path) != os.path.abspath(keep):
                 os.remove(path)
 

@@ -21,7 +21,6 @@ import math
 import os
 
 import keras
-import numpy as np
 
 from keras_cnns.data import (
     bundle_from_arrays,
@@ -34,7 +33,7 @@ from keras_cnns.registry import get_model, model_info
 from keras_cnns import saving
 from keras_cnns.locking import folder_lock
 from keras_cnns._onednn import onednn_advice
-from keras_cnns.train import atomic, distributed
+from keras_cnns.train import atomic, backup, distributed
 from keras_cnns.interrupts import stop_on_request_callback
 from keras_cnns.train.tta import with_test_time_augmentation
 from keras_cnns.train.initialization import dirac_initialize, set_batch_norm_momentum
@@ -585,7 +584,7 @@ def restore_backup(model, layout, state, *, strategy=None):
         if not model.optimizer.built:
             # The optimizer's variables must exist to receive the saved values.
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(path)
+        backup.restore(model, path)
 
 
 def evaluate_run(layout, config, bundle, checkpoint, model, *, num_replicas=1, verbose=0):
@@ -628,7 +627,6 @@ def evaluate_run(layout, config, bundle, checkpoint, model, *, num_replicas=1, v
     plot_confusion_matrix(metrics["confusion_matrix"], bundle.class_names, layout.confusion_matrix)
     atomic.write_json(layout.metrics, metrics)
     return metrics
-
 
 
 def _evaluation_split(dataset, config, saved_metrics, model):
