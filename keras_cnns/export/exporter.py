@@ -361,8 +361,11 @@ def _graph_to_export(source, fold):
 
 
 def _keras_latency(model, image_shape):
+    """Milliseconds per image at batch 1 through Keras' compiled predict function (`predict_on_batch`,
+    traced in the warm-up), as a Keras user's loop runs it; an eager `model(image)` call dispatches each
+    layer from Python (ResNet-20 on a 2-core Xeon: 194 ms eager, 18 ms compiled, 0.9 ms as float32 TFLite)."""
     image = np.zeros((1, *image_shape), np.float32)
-    return latency.measure_latency(lambda: model(image, training=False), runs=REPORT_LATENCY_RUNS)
+    return latency.measure_latency(lambda: model.predict_on_batch(image), runs=REPORT_LATENCY_RUNS)
 
 
 def _verification_facts(verify, source, min_agreement, max_accuracy_drop, num_threads):
