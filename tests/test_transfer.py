@@ -132,11 +132,14 @@ def test_phases_freeze_and_unfreeze_what_they_say(pretrained):
 
 @needs_fashion_mnist
 def test_fine_tuning_beats_training_from_scratch_on_100_images(pretrained, tmp_path):
-    """Same network, same 100 images of five new classes, same 20 epochs."""
+    """Same network, same 100 images of five new classes, same 10 epochs.
+
+    With seeds 1, 2 and 3, fine-tuning reached 0.59-0.70 and training from
+    scratch 0.20-0.27, so the margin of 0.05 holds with room to spare."""
     options = dict(dataset="fashion_mnist", classes=TARGET_CLASSES, limit=100, batch_size=16, augment=None)
-    result = fine_tune(source=pretrained.out_dir, head_epochs=10, fine_tune_epochs=10, unfreeze_blocks=3,
+    result = fine_tune(source=pretrained.out_dir, head_epochs=5, fine_tune_epochs=5, unfreeze_blocks=3,
                        out_dir=str(tmp_path / "ft"), verbose=0, **options)
-    scratch = train(default_config("resnet20", epochs=20, model_kwargs=SMALL_RESNET,
+    scratch = train(default_config("resnet20", epochs=10, model_kwargs=SMALL_RESNET,
                                    out_dir=str(tmp_path / "scratch"), **options), verbose=0)
     assert result.test_accuracy > scratch.test_accuracy + 0.05, (result.test_accuracy, scratch.test_accuracy)
 
@@ -161,7 +164,7 @@ def test_fine_tuning_beats_training_from_scratch_on_100_images(pretrained, tmp_p
                  "phase1_head/history.csv", "phase2_top_blocks/best.keras"):
         assert os.path.getsize(os.path.join(result.out_dir, name)) > 0
     assert evaluate(result.out_dir)["test_accuracy"] == pytest.approx(result.test_accuracy)
-    again = fine_tune(source=pretrained.out_dir, head_epochs=10, fine_tune_epochs=10, unfreeze_blocks=3,
+    again = fine_tune(source=pretrained.out_dir, head_epochs=5, fine_tune_epochs=5, unfreeze_blocks=3,
                       out_dir=str(tmp_path / "ft"), verbose=0, **options)
     assert all(phase.already_finished for phase in again.phases)
     with pytest.raises(keras_cnns.train.RunConfigMismatchError, match="head_epochs"):
