@@ -3,6 +3,7 @@
 import gzip
 import os
 import struct
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -13,6 +14,33 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+# Module fixtures that train or export for tens of seconds. A module fixture is built once per xdist worker
+# that runs a test using it, so the tests that use one run on one worker (`--dist loadgroup` in
+# tests/run.sh): each of these was built two or three times in one CI run (20 to 60 s each time).
+# pytest 9.2 silently stopped loadgroup's grouping (pytest-dev/pytest-xdist#1386): setup.cfg keeps 9.1.
+SHARED_FIXTURES = ("exported", "fashion_export", "places", "pretrained", "random_search", "trained_lenet")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Puts the tests of a module that use one of `SHARED_FIXTURES` in one xdist group (before xdist
+    reads the groups)."""
+    for item in items:
+        used = sorted(set(SHARED_FIXTURES) & set(getattr(item, "fixturenames", ())))
+        if used:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{used[0]}"))
+
+
+def pytest_collection_finish(session):
+    """On an xdist worker: says so when `--dist loadgroup` did not group (the tests still pass, slower)."""
+    if getattr(session.config.option, "loadgroup", False) and any(
+            item.get_closest_marker("xdist_group") and "@" not in item.nodeid for item in session.items):
+        warnings.warn(pytest.PytestWarning(
+            "pytest-xdist's --dist loadgroup did not group the tests of SHARED_FIXTURES (tests/conftest.py), so "
+            "their fixtures are built once per worker. pytest 9.2 does this (pytest-dev/pytest-xdist#1386): "
+            "pip install 'pytest<9.2'."))
 
 
 def idx_bytes(type_code, shape, data):
