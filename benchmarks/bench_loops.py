@@ -10,7 +10,7 @@
   padded) against each batch of 16 run alone (as before 2026-12-03).
 * The per-epoch backup of a run: ResNet-56 (28x28, SGD with momentum)
   written 10 times by `keras_cnns.train.backup.save` (an `.npz` of its
-  variables, in order) against `model.save_weights` (as before 2026-12-04).
+  variables, in order) against `model.save_weights` (as before 2026-12-03).
 
 The networks are untrained: no loop's time depends on the weights. An
 untimed first round traces every network and batch shape both sides use.
