@@ -426,6 +426,10 @@ def test_a_backup_restores_every_model_and_optimizer_variable_and_refuses_anothe
     with pytest.raises(ValueError, match=r"does not fit this network and optimizer \(saved .*kernel of shape "
                                          r"\(3, 3, 1, 4\), found .*kernel of shape \(3, 3, 1, 6\)\).*overwrite=True"):
         backup.restore(trained_one_step(6, seed=0), path)
+    damaged = tmp_path / "epoch_0002.variables.npz"
+    damaged.write_bytes(open(path, "rb").read()[:100])  # Cut short.
+    with pytest.raises(ValueError, match=r"epoch_0002.variables.npz cannot be read \(.*\): it was damaged.*overwrite=True"):
+        backup.restore(fresh, str(damaged))
     # A backup of a run written before `.npz` backups (Keras' `.weights.h5`) is still read.
     saved.save_weights(tmp_path / "epoch_0001.weights.h5")
     older = trained_one_step(4, seed=2)

@@ -8,6 +8,8 @@ several times longer (BENCHMARKS.md, "Inner loops"). Runs written before this
 module kept `.weights.h5` backups; `restore` still reads them.
 """
 
+import zipfile
+
 import keras
 import numpy as np
 
@@ -42,9 +44,15 @@ def restore(model, path):
         model.load_weights(path)
         return
     variables = variables_of(model)
-    with np.load(path, allow_pickle=False) as backup:
-        paths = [str(saved) for saved in backup["paths"]]
-        arrays = [backup[f"v{index:05d}"] for index in range(len(paths))]
+    try:
+        with np.load(path, allow_pickle=False) as backup:
+            paths = [str(saved) for saved in backup["paths"]]
+            arrays = [backup[f"v{index:05d}"] for index in range(len(paths))]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"The backup {path} cannot be read ({type(error).__name__}: {error}): it was damaged or replaced. "
+            "Pass overwrite=True (--overwrite) to start the run again."
+        ) from None
     difference = _first_difference(variables, paths, arrays)
     if difference:
         raise ValueError(
