@@ -23,39 +23,14 @@ FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 SHARED_FIXTURES = ("exported", "fashion_export", "places", "pretrained", "random_search", "trained_lenet")
 
 
-# The slowest tests and groups of a CI run (`--durations`, 2026-12-04), slowest first. They are handed out
-# first (tests/run.sh passes --no-loadscope-reorder, so xdist keeps this order): a long test handed out last
-# holds up the whole run while the other workers have nothing left to do.
-SLOW_FIRST = (
-    "tests/test_readme.py::test_readme_followed_in_order",                   # 211 s
-    "tests/test_transfer.py::",                                              # its `pretrained` group: 120 s
-    "tests/test_tuning.py::test_chief_and_two_workers",                      # 45 s
-    "tests/test_mobile.py::",                                                # MediaPipe, `fashion_export`
-    "tests/test_tuning.py::test_memory_does_not_grow",                       # 35 s
-    "tests/test_cli_bad_input.py::test_a_second_process_on_a_run_directory",  # 35 s
-    "tests/test_cli.py::test_train_then_evaluate_end_to_end",                # 32 s
-    "tests/test_tuning.py::test_resume_after_sigkill",                       # 31 s
-    "tests/test_distributed.py::test_two_processes_train_one_shared_model",  # 31 s
-    "tests/test_saved_models.py::",                                          # 31 s for ResNet-20's card
-    "tests/test_tuning.py::",                                                # the `random_search` group
-    "tests/test_export.py::",                                                # 17-21 s per family
-)
-
-
-def _slow_rank(item):
-    """`item`'s place in `SLOW_FIRST`; after all of them when it is not listed."""
-    return next((rank for rank, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)), len(SLOW_FIRST))
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Puts the tests of a module that use one of `SHARED_FIXTURES` in one xdist group (before xdist
-    reads the groups), and `SLOW_FIRST` first."""
+    reads the groups)."""
     for item in items:
         used = sorted(set(SHARED_FIXTURES) & set(getattr(item, "fixturenames", ())))
         if used:
             item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{used[0]}"))
-    items.sort(key=_slow_rank)  # Stable: the rest keep their order.
 
 
 def pytest_collection_finish(session):

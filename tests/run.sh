@@ -26,9 +26,8 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null &
 fi
 
 export TF_CPP_MIN_LOG_LEVEL=3
-# loadgroup: the tests that share an expensive module fixture run on one worker; --no-loadscope-reorder:
-# the slowest tests are handed out first, in the order tests/conftest.py puts them (SLOW_FIRST; xdist 3.8).
-PYTEST=(.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --no-loadscope-reorder)
+# loadgroup: the tests that share an expensive module fixture run on one worker (tests/conftest.py).
+PYTEST=(.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup)
 echo "== pytest on the TensorFlow backend"
 # Three workers on two cores: many of these tests wait on processes they started.
 # --durations: the slowest tests, listed at the end, where CI time can be cut (the goal is 20 minutes).
