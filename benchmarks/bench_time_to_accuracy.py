@@ -237,7 +237,7 @@ def plot(rows, path):
         axes.plot(minutes, accuracy, marker="o", markersize=3, color=colour, alpha=0.85,
                   label=row["label"] if first else None)
     # Minutes on a log scale: the quick recipe's two minutes and ResNet-20's hour both stay readable.
-    left = min(minutes[0] for minutes in ([p["seconds"] / 60 for p in row["curve"]] for row in rows)) / 1.5
+    left = min(row["curve"][0]["seconds"] for row in rows) / 60 / 1.5
     for label, (accuracy, seconds) in GOALS.items():
         axes.fill_between([left, seconds / 60], accuracy * 100, 100, color="green", alpha=0.07,
                           label=f"goal of {label}: {accuracy:.1%} within {seconds / 60:g} min")
