@@ -14,7 +14,7 @@ pytestmark = pytest.mark.zoo
 def test_registry_lists_the_classic_networks():
     names = keras_cnns.list_models()
     for name in ["lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg16_bn", "vgg19_bn",
-                 "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet20", "resnet32",
+                 "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet14", "resnet20", "resnet32",
                  "resnet44", "resnet56", "resnet110", "googlenet", "nin", "allconv"]:
         assert name in names
     assert names == sorted(names)

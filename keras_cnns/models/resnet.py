@@ -161,7 +161,9 @@ register_variant("resnet34", stages((3, 4, 6, 3), IMAGENET_FILTERS, "basic"), nu
 register_variant("resnet50", stages((3, 4, 6, 3), IMAGENET_FILTERS, "bottleneck"), num_params=25_636_712)
 register_variant("resnet101", stages((3, 4, 23, 3), IMAGENET_FILTERS, "bottleneck"), num_params=44_707_176)
 register_variant("resnet152", stages((3, 8, 36, 3), IMAGENET_FILTERS, "bottleneck"), num_params=60_419_944)
-# CIFAR form (section 4.2): depth 6n+2, 0.27M to 1.7M parameters (Table 6).
-for _depth, _params in ((20, 271_098), (32, 466_426), (44, 661_754), (56, 857_082), (110, 1_736_058)):
+# CIFAR form (section 4.2): depth 6n+2, 0.27M to 1.7M parameters (Table 6), and ResNet-14 (n=2, not in
+# the paper's table): at twice the width it is the network of the `fashion_mnist_resnet14x2` recipe.
+for _depth, _params in ((14, 173_434), (20, 271_098), (32, 466_426), (44, 661_754), (56, 857_082),
+                        (110, 1_736_058)):
     register_variant(f"resnet{_depth}", stages(cifar_depth_blocks(_depth), CIFAR_FILTERS, "basic", stem="cifar"),
                      num_params=_params)
