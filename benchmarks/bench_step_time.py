@@ -10,6 +10,7 @@ this machine's drifting step times; see BENCHMARKS.md).
     .venv/bin/python benchmarks/bench_step_time.py kernels
     .venv/bin/python benchmarks/bench_step_time.py batch_norm
     .venv/bin/python benchmarks/bench_step_time.py recipes
+    .venv/bin/python benchmarks/bench_step_time.py widths
 
 * `pool_padding`: the main job's quarter-width VGG-11 at 32x32 ("valid"
   pooling) against 28x28 (`pool_padding="same"`), batch 256.
@@ -30,13 +31,21 @@ this machine's drifting step times; see BENCHMARKS.md).
   and `fashion_mnist_resnet20` as training runs them on a CPU with
   bfloat16 (mixed_bfloat16, fused batch norm), batch 256: what an epoch of
   each costs on this machine (60,000 images times the microseconds).
+* `widths`: CIFAR-form ResNets of 8, 14 and 20 layers at 1x, 1.5x, 2x and
+  4x ResNet-20's 16/32/64 filters, beside the two VGG recipes' networks,
+  as training runs them on a CPU with bfloat16 (mixed_bfloat16, fused batch
+  norm), batch 256: which network buys the most multiply-accumulates per
+  second (`fashion_mnist_resnet14x2` came from it).
 * `kernels`: the main job's network in float32 and in mixed_bfloat16, one
   process each with `ONEDNN_VERBOSE=1`: milliseconds per step of each
   convolution's forward and backward passes, and the oneDNN kernel that ran
   each (an AMX kernel shows as `avx10_1_512_amx`).
 
 Synthetic images, SGD with Nesterov momentum, `train_on_batch` after three
-warm-up steps. Prints each round's microseconds per image and the medians,
+warm-up steps. Prints each round's microseconds per image and the medians (with each
+network's multiply-accumulates per image and the GFLOP/s its step reaches,
+at 6 operations per multiply-accumulate: forward, and backward to inputs
+and weights),
 and writes them with the command, date and machine to
 `benchmarks/results/step_time-COMPARISON.json` (a later run of the same
 comparison replaces it); BENCHMARKS.md cites the runs.
@@ -56,6 +65,8 @@ import keras_cnns  # noqa: E402,F401  (before Keras: it asks TensorFlow for its 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras_cnns.inspect.layer_table import layer_table  # noqa: E402
+from keras_cnns.models.resnet import build_cifar_resnet  # noqa: E402
 from keras_cnns.registry import get_model  # noqa: E402
 from keras_cnns.train.atomic import write_json  # noqa: E402
 from keras_cnns.train.fused_batch_norm import fused_batch_norm  # noqa: E402
@@ -104,10 +115,18 @@ def candidates(comparison):
                                 ("fashion_mnist_wide's network", wide_network),
                                 ("fashion_mnist_resnet20's network", resnet20_network))
         }
+    if comparison == "widths":  # Which widths and depths keep the bfloat16 matrix units busy.
+        networks = {"fashion_mnist_quick's network (VGG-11-BN x0.25)": quick_network,
+                    "fashion_mnist_wide's network (VGG-11-BN x0.5)": wide_network}
+        for depth, width in ((20, 1.0), (20, 1.5), (20, 2.0), (14, 2.0), (8, 2.0), (8, 4.0)):
+            filters = "/".join(str(int(f * width)) for f in (16, 32, 64))
+            networks[f"resnet{depth} {filters}"] = cifar_resnet(depth, width)
+        return {f"{name}{FUSED}, batch 256, mixed_bfloat16": (build, 256, "mixed_bfloat16")
+                for name, build in networks.items()}
     if comparison == "quick":  # One setting: what `onednn` runs in each of its processes.
         return {"quick network, batch 256, float32": (quick_network, 256, "float32")}
     raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size, precision, batch_norm, "
-                     "recipes, kernels or onednn.")
+                     "recipes, widths, kernels or onednn.")
 
 
 # A candidate whose label holds this trains inside `fused_batch_norm` (keras_cnns.train.fused_batch_norm).
@@ -128,6 +147,11 @@ def wide_network():
 def resnet20_network():
     """`fashion_mnist_resnet20`'s network: ResNet-20 at Fashion-MNIST's own 28x28."""
     return get_model("resnet20", input_shape=(28, 28, 1), classes=10)
+
+
+def cifar_resnet(depth, width_multiplier):
+    """A builder of the CIFAR-form ResNet of `depth` (6n+2) at `width_multiplier`, at 28x28."""
+    return lambda: build_cifar_resnet(depth, input_shape=(28, 28, 1), classes=10, width_multiplier=width_multiplier)
 
 
 def compare_onednn(rounds=3):
@@ -242,10 +266,15 @@ def kernel_steps(policy):
     sys.stdout.flush()
 
 
-def _per_image_results(times):
-    """`{name: [microseconds per image of each round]}` -> rounds and median of each, for the results file."""
-    return {name: {"microseconds_per_image": [round(value, 1) for value in values],
-                   "median": round(float(np.median(values)), 1)} for name, values in times.items()}
+def _per_image_results(times, macs=None):
+    """`{name: [microseconds per image of each round]}` -> rounds and median of each (and, given `macs`, the
+    multiply-accumulates per image and the GFLOP/s of the median step), for the results file."""
+    results = {name: {"microseconds_per_image": [round(value, 1) for value in values],
+                      "median": round(float(np.median(values)), 1)} for name, values in times.items()}
+    for name, count in (macs or {}).items():
+        results[name]["macs_per_image"] = count
+        results[name]["gflop_per_second"] = round(6 * count / results[name]["median"] / 1e3, 1)
+    return results
 
 
 def main(argv):
@@ -268,11 +297,12 @@ def main(argv):
 def time_candidates(comparison, fused):
     """Builds each candidate of `comparison` (fused ones inside `fused`), then times them in alternating rounds."""
     rng = np.random.default_rng(0)
-    prepared = {}
+    prepared, macs = {}, {}
     for name, (build, batch_size, policy) in candidates(comparison).items():
         keras.mixed_precision.set_global_policy(policy)
         model = build()
         keras.mixed_precision.set_global_policy("float32")
+        macs[name] = layer_table(model).total_macs
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
                       loss="sparse_categorical_crossentropy")
         if FUSED in name:  # For the rest of the process: it switches only this model's layers.
@@ -294,8 +324,9 @@ def time_candidates(comparison, fused):
     for name, values in times.items():
         rounds = " ".join(f"{value:.0f}" for value in values)
         median = np.median(values)
-        print(f"{name}: {rounds} -> median {median:.1f} ({median * 0.06:.0f} s per 60,000 images)")
-    return _per_image_results(times)
+        print(f"{name}: {rounds} -> median {median:.1f} ({median * 0.06:.0f} s per 60,000 images; "
+              f"{macs[name] / 1e6:.1f} M multiply-accumulates, {6 * macs[name] / median / 1e3:.0f} GFLOP/s)")
+    return _per_image_results(times, macs)
 
 
 if __name__ == "__main__":
