@@ -114,9 +114,9 @@ RECIPES = {
             model="resnet14",
             dataset="fashion_mnist",
             # The closest to 95% in 20 minutes on two CPU cores so far: ResNet-14 (two blocks a stage) at twice
-            # the width (32, 64 and 128 filters, WRN-14-2's widths), whose wider convolutions keep the bfloat16
-            # matrix units busier (about 430 GFLOP/s against ResNet-20's 270), for 16 epochs with the speed-record
-            # pieces of fashion_mnist_wide and the mirror image at test time.
+            # the width (32, 64 and 128 filters, WRN-14-2's stage widths), whose wider convolutions keep the
+            # bfloat16 matrix units busier (418 GFLOP/s against ResNet-20's 264, `bench_step_time.py widths`), for
+            # 16 epochs with the speed-record pieces of fashion_mnist_wide and the mirror image at test time.
             settings=dict(
                 epochs=16,
                 batch_size=256,
