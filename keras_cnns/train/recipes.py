@@ -31,8 +31,9 @@ class Recipe:
         settings: `TrainConfig` fields that differ from `default_config`.
         summary: One line for `keras-cnns recipes`: what it is for.
         measured: What it reached, as BENCHMARKS.md reports it: test
-            accuracy (the lowest of the runs), training minutes (the
-            slowest), the runs and the benchmark command.
+            accuracy (the lowest of the runs that `runs` counts; other
+            runs are described there), training minutes (the slowest of
+            them), the runs and the benchmark command that repeats them.
     """
 
     name: str
@@ -132,7 +133,8 @@ RECIPES = {
             settings=_WIDE_SETTINGS,
             summary="VGG-11-BN at half width, 26 epochs with the speed-record pieces, crops and alternating flips",
             measured={"test_accuracy": 0.9446, "training_minutes": 16.4, "runs": "1 seed, 2026-12-02",
-                      "command": "benchmarks/bench_time_to_accuracy.py run --recipes fashion_mnist_wide"},
+                      "command": "benchmarks/bench_time_to_accuracy.py run --recipes fashion_mnist_wide --seeds 0 "
+                                 "--no-references --results time_to_accuracy-wide"},
         ),
         Recipe(
             name="fashion_mnist_resnet14x2",
@@ -146,7 +148,8 @@ RECIPES = {
             summary="ResNet-14 at twice the width, 16 epochs with the speed-record pieces (95% is its goal, not met)",
             measured={"test_accuracy": 0.9458, "training_minutes": 19.5,
                       "runs": "3 seeds, 2026-12-04, an Intel Xeon with AMX; the mean 94.75%",
-                      "command": "benchmarks/bench_time_to_accuracy.py run --recipes fashion_mnist_resnet14x2"},
+                      "command": "benchmarks/bench_time_to_accuracy.py run --recipes fashion_mnist_resnet14x2 --seeds 0 1 2 "
+                                 "--no-references --results time_to_accuracy-resnet14x2"},
         ),
         Recipe(
             name="fashion_mnist_resnet20",
