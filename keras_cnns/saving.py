@@ -3,7 +3,8 @@
 Importing this module registers, under the package name `keras_cnns`, every
 custom class a `.keras` file written by this package can hold: the
 layers of `keras_cnns.layers` (the parameter-free ResNet shortcut), the
-learning-rate schedules and the label-smoothing loss. `import keras_cnns` arranges for it
+learning-rate schedules, the label-smoothing loss and the SGD with faster
+normalization biases. `import keras_cnns` arranges for it
 to be imported as soon as Keras is, so `keras.saving.load_model` reads those
 files in a fresh process after `import keras_cnns`, or after importing this
 module alone.
@@ -17,7 +18,7 @@ import keras
 # Modules, not names: this module runs while Keras finishes importing, possibly in the middle of one of
 # these modules' own imports, and must not ask a half-imported module for a name.
 import keras_cnns.layers  # noqa: F401  (ZeroPadShortcut)
-import keras_cnns.train.optimization  # noqa: F401  (the label-smoothing loss)
+import keras_cnns.train.optimization  # noqa: F401  (the label-smoothing loss, NormBiasScaledSGD)
 import keras_cnns.train.schedules  # noqa: F401  (learning-rate schedules)
 
 

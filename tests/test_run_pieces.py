@@ -1,5 +1,6 @@
 """The speed-record pieces of a run (issue 14): mixed precision on the CPU, a learning rate that follows the
-batch size, batch-norm momentum, identity (Dirac) filters, and test-time augmentation as part of a run."""
+batch size, batch-norm momentum and faster batch-norm biases, identity (Dirac) filters, and test-time
+augmentation as part of a run."""
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ from keras_cnns.train import TrainConfig, evaluate, recipe_config, train
 from keras_cnns.train import precision
 from keras_cnns.train.fused_batch_norm import fused_batch_norm, use_fused_batch_norm
 from keras_cnns.train.initialization import dirac_initialize, set_batch_norm_momentum
+from keras_cnns.train.optimization import NormBiasScaledSGD, build_optimizer
 from keras_cnns.train.schedules import build_schedule, peak_learning_rate
 from keras_cnns.train.trainer import build_model, load_best_model
 
@@ -118,6 +120,8 @@ def test_the_learning_rate_follows_the_batch_size_it_was_set_for():
     ("dirac_init", "yes", "dirac_init must be True or False; received 'yes'"),
     ("tta", "mirror", r"tta must be one of \['flip', 'flip_shift'\]; received 'mirror'"),
     ("fused_batch_norm", "yes", r"fused_batch_norm must be one of \['auto', True, False\]; received 'yes'"),
+    ("norm_bias_lr_scale", 0, r"norm_bias_lr_scale must be a finite number in \(0, inf\); received 0"),
+    ("norm_bias_lr_scale", float("nan"), "norm_bias_lr_scale must be a finite number"),
 ])
 def test_impossible_settings_are_refused_when_the_config_is_made(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -136,6 +140,50 @@ def test_batch_norm_momentum_is_set_on_every_layer_and_saved(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert {layer.momentum for layer in loaded.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.6}
     assert set_batch_norm_momentum(keras_cnns.get_model("lenet5", input_shape=(32, 32, 1), classes=10), 0.5) == 0
+
+
+def small_batch_norm_network(seed):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(4, 3, use_bias=False)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x))
+    return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+
+def test_normalization_biases_learn_scale_times_faster_and_nothing_else_changes():
+    plain, scaled = small_batch_norm_network(0), small_batch_norm_network(0)
+    optimizers = [keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+                  NormBiasScaledSGD(8.0, learning_rate=0.1, momentum=0.9, nesterov=True)]
+    moves = []
+    for model, optimizer in zip((plain, scaled), optimizers):
+        start = [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
+        gradients = [np.random.default_rng(i).normal(size=v.shape).astype("float32")
+                     for i, v in enumerate(model.trainable_variables)]
+        for _ in range(3):  # Momentum carries the scale too.
+            optimizer.apply([keras.ops.convert_to_tensor(g) for g in gradients], model.trainable_variables)
+        moves.append([keras.ops.convert_to_numpy(v) - s for v, s in zip(model.trainable_variables, start)])
+    names = [v.name for v in plain.trainable_variables]
+    assert sorted(names) == ["beta", "bias", "gamma", "kernel", "kernel"]
+    for name, plain_move, scaled_move in zip(names, *moves):
+        factor = 8.0 if name == "beta" else 1.0
+        np.testing.assert_allclose(scaled_move, factor * plain_move, rtol=1e-5, atol=1e-7)
+        assert np.abs(plain_move).max() > 0
+
+
+def test_the_faster_normalization_biases_are_built_saved_and_refused_with_adam(tmp_path):
+    assert type(build_optimizer(TrainConfig(model="resnet20"), 10)) is keras.optimizers.SGD
+    optimizer = build_optimizer(TrainConfig(model="resnet20", norm_bias_lr_scale=16, ema_decay=0.99), 10)
+    assert isinstance(optimizer, NormBiasScaledSGD) and optimizer.norm_bias_lr_scale == 16
+    assert optimizer.use_ema and optimizer.nesterov
+    model = small_batch_norm_network(1)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    model.fit(np.zeros((4, 6, 6, 2), "float32"), np.array([0, 1, 2, 0]), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras_cnns.saving.load_model(tmp_path / "m.keras", compile=True)  # Safe mode, as the package loads.
+    assert type(loaded.optimizer) is NormBiasScaledSGD and loaded.optimizer.norm_bias_lr_scale == 16
+    with pytest.raises(ValueError, match=r"norm_bias_lr_scale=4 needs optimizer='sgd'.*received optimizer='adam'"):
+        TrainConfig(model="resnet20", optimizer="adam", norm_bias_lr_scale=4)
 
 
 def test_identity_filters_pass_their_channels_through():

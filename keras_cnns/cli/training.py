@@ -24,6 +24,7 @@ def _command_train(args):
             "lookahead_alpha": args.lookahead_alpha,
             "lr_batch_size": args.lr_batch_size,
             "batch_norm_momentum": args.batch_norm_momentum,
+            "norm_bias_lr_scale": args.norm_bias_lr_scale,
             "mixed_precision": args.mixed_precision,
             "seed": args.seed,
             "limit": args.limit,
@@ -154,6 +155,9 @@ def register(commands):
                        help="start every 3x3 convolution after the first as an identity map")
     train.add_argument("--batch-norm-momentum", type=float, metavar="MOMENTUM",
                        help="momentum of every batch-norm layer's moving statistics (e.g. 0.9 for short runs)")
+    train.add_argument("--norm-bias-lr-scale", type=float, metavar="SCALE",
+                       help="normalization layers' biases (beta) learn SCALE times faster than the other weights "
+                            "(SGD only; airbench uses 64)")
     train.add_argument("--mixed-precision", choices=MIXED_PRECISION_MODES,
                        help="auto (default): float16 on a GPU, bfloat16 on a CPU with AVX512_BF16 or AMX "
                             "(TensorFlow), else float32; off; on (float16); bfloat16")

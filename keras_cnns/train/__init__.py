@@ -41,7 +41,8 @@ _EXPORTS = {
     "errors": ("RunConfigMismatchError", "TrainingDiverged"),
     "metrics": ("classification_metrics",),
     "optimization": (
-        "SparseCategoricalCrossentropyWithSmoothing", "add_kernel_l2", "build_loss", "build_optimizer",
+        "NormBiasScaledSGD", "SparseCategoricalCrossentropyWithSmoothing", "add_kernel_l2", "build_loss",
+        "build_optimizer",
     ),
     "recipes": ("RECIPES", "Recipe", "list_recipes", "recipe_config"),
     "run_dir": ("RunLayout", "read_history"),

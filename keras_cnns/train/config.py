@@ -82,6 +82,10 @@ class TrainConfig:
             momentum of every batch-norm layer's moving statistics, in
             `[0, 1)`: a short run needs a lower one (e.g. 0.9, airbench's
             0.6) for the statistics to follow weights that move fast.
+        norm_bias_lr_scale: How many times faster than `learning_rate` the
+            normalization layers' biases (`beta`) learn, above 0; 1 (the
+            default) is one rate for all. airbench uses 64 for its batch-norm
+            biases. SGD only (`optimization.NormBiasScaledSGD`).
         dirac_init: Start every 3x3 (or larger, odd) convolution after the
             first with identity filters: its first `min(in, out)` filters
             pass their input channel through (airbench's Dirac
@@ -168,6 +172,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     lr_batch_size: object = None
     batch_norm_momentum: object = None
+    norm_bias_lr_scale: float = 1.0
     dirac_init: bool = False
     schedule: str = "cosine"
     warmup_epochs: object = None
@@ -212,6 +217,14 @@ class TrainConfig:
         if self.batch_norm_momentum is not None:
             check_number("batch_norm_momentum", self.batch_norm_momentum, low=0, high=1,
                          example="0.9, or None for each layer's own")
+        check_number("norm_bias_lr_scale", self.norm_bias_lr_scale, low=0, low_inclusive=False,
+                     example="8 (batch-norm biases learn 8 times faster), or 1 for one rate for all")
+        if self.norm_bias_lr_scale != 1 and self.optimizer != "sgd":
+            raise ValueError(
+                f"norm_bias_lr_scale={self.norm_bias_lr_scale!r} needs optimizer='sgd' (it scales those biases' "
+                f"gradients, which for SGD is scaling their learning rate; {self.optimizer!r} would divide the scale "
+                f"away); received optimizer={self.optimizer!r}. Use optimizer='sgd', or norm_bias_lr_scale=1."
+            )
         check_number("label_smoothing", self.label_smoothing, low=0, high=1,
                       example="0.1, or 0 for none")
         if self.ema_decay is not None:
