@@ -76,12 +76,14 @@ ABLATION = {
     "batch-norm momentum 0.9": dict(batch_norm_momentum=None),
     "label smoothing 0.2 (0.1 instead)": dict(label_smoothing=0.1),
     "all 60,000 images (validation split 0.1 instead)": dict(validation_split=0.1),
+    "batch-norm biases at 64x the learning rate (1x instead)": dict(norm_bias_lr_scale=1.0),
 }
 # And the pieces a recipe leaves out, added one at a time.
 ADDITIONS = {
     "identity (Dirac) filters": dict(dirac_init=True),
     "Lookahead (k=5, alpha=0.5)": dict(lookahead_steps=5),
     "alternating flips": dict(augment={"flip": "alternate"}),
+    "batch-norm biases at 64x the learning rate": dict(norm_bias_lr_scale=64),
 }
 
 

@@ -281,6 +281,7 @@ def test_the_resnet14x2_recipe_builds_resnet14_at_twice_the_width():
     config = recipe_config("fashion_mnist_resnet14x2")
     assert (config.model, config.epochs, config.tta, config.validation_split) == ("resnet14", 16, "flip", 0.0)
     assert config.whiten_first_conv and config.ema_decay == 0.99 and config.batch_norm_momentum == 0.9
+    assert config.norm_bias_lr_scale == 64 and isinstance(build_optimizer(config, 10), NormBiasScaledSGD)
     model = build_model(config, (28, 28, 1), 10)
     convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     # The stem and two basic blocks in each of three stages, at 2x ResNet-20's 16/32/64 filters.
