@@ -151,10 +151,11 @@ def small_batch_norm_network(seed):
     return keras.Model(inputs, keras.layers.Dense(3)(x))
 
 
+@pytest.mark.zoo  # Also on JAX and PyTorch: the optimizer's update is the backend's.
 def test_normalization_biases_learn_scale_times_faster_and_nothing_else_changes():
     plain, scaled = small_batch_norm_network(0), small_batch_norm_network(0)
     optimizers = [keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
-                  NormBiasScaledSGD(8.0, learning_rate=0.1, momentum=0.9, nesterov=True)]
+                  NormBiasScaledSGD(norm_bias_lr_scale=8.0, learning_rate=0.1, momentum=0.9, nesterov=True)]
     moves = []
     for model, optimizer in zip((plain, scaled), optimizers):
         start = [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
@@ -172,7 +173,8 @@ def test_normalization_biases_learn_scale_times_faster_and_nothing_else_changes(
 
 
 def test_the_faster_normalization_biases_are_built_saved_and_refused_with_adam(tmp_path):
-    assert type(build_optimizer(TrainConfig(model="resnet20"), 10)) is keras.optimizers.SGD
+    plain = build_optimizer(TrainConfig(model="resnet20"), 10)
+    assert isinstance(plain, keras.optimizers.SGD) and not isinstance(plain, NormBiasScaledSGD)
     optimizer = build_optimizer(TrainConfig(model="resnet20", norm_bias_lr_scale=16, ema_decay=0.99), 10)
     assert isinstance(optimizer, NormBiasScaledSGD) and optimizer.norm_bias_lr_scale == 16
     assert optimizer.use_ema and optimizer.nesterov
@@ -184,6 +186,10 @@ def test_the_faster_normalization_biases_are_built_saved_and_refused_with_adam(t
     assert type(loaded.optimizer) is NormBiasScaledSGD and loaded.optimizer.norm_bias_lr_scale == 16
     with pytest.raises(ValueError, match=r"norm_bias_lr_scale=4 needs optimizer='sgd'.*received optimizer='adam'"):
         TrainConfig(model="resnet20", optimizer="adam", norm_bias_lr_scale=4)
+    with pytest.raises(TypeError):
+        NormBiasScaledSGD(0.1)  # SGD's first argument is the learning rate: the scale is keyword only.
+    with pytest.raises(ValueError, match=r"norm_bias_lr_scale must be a finite number in \(0, inf\); received -2"):
+        NormBiasScaledSGD(norm_bias_lr_scale=-2)
 
 
 def test_identity_filters_pass_their_channels_through():

@@ -221,9 +221,9 @@ class TrainConfig:
                      example="8 (batch-norm biases learn 8 times faster), or 1 for one rate for all")
         if self.norm_bias_lr_scale != 1 and self.optimizer != "sgd":
             raise ValueError(
-                f"norm_bias_lr_scale={self.norm_bias_lr_scale!r} needs optimizer='sgd' (it scales those biases' "
-                f"gradients, which for SGD is scaling their learning rate; {self.optimizer!r} would divide the scale "
-                f"away); received optimizer={self.optimizer!r}. Use optimizer='sgd', or norm_bias_lr_scale=1."
+                f"norm_bias_lr_scale={self.norm_bias_lr_scale!r} needs optimizer='sgd' (the faster biases are an "
+                f"SGD's, NormBiasScaledSGD; there is no {self.optimizer!r} form); received "
+                f"optimizer={self.optimizer!r}. Use optimizer='sgd', or norm_bias_lr_scale=1 with {self.optimizer!r}."
             )
         check_number("label_smoothing", self.label_smoothing, low=0, high=1,
                       example="0.1, or 0 for none")

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_cnns.train.schedules import build_schedule
+from keras_cnns.validation import check_number
 
 SGD_MOMENTUM = 0.9
 # The variable name of a Keras normalization layer's bias (BatchNormalization, LayerNormalization, ...).
@@ -65,40 +66,47 @@ def build_loss(label_smoothing):
 
 @keras.saving.register_keras_serializable(package="keras_cnns")
 class NormBiasScaledSGD(keras.optimizers.SGD):
-    """SGD whose normalization biases (`beta`) learn `norm_bias_lr_scale` times faster.
+    """SGD whose normalization biases (`beta`) learn at `norm_bias_lr_scale` times the learning rate.
 
     airbench trains its batch-norm biases at 64 times the learning rate of
     the other weights (K. Jordan, "94% on CIFAR-10 in 3.29 seconds on a
     single GPU", 2024; repository KellerJordan/cifar10-airbench). Keras
-    optimizers have one learning rate for every variable, so this one
-    multiplies the gradients of the variables named `beta` (the biases of
-    Keras's normalization layers) by the scale before SGD's update. For SGD
-    with momentum that is the same as a larger learning rate for those
-    variables alone: the update is linear in the gradient, and no weight
-    decay reaches them here (`add_kernel_l2` decays kernels only). It would
-    not be for Adam, which divides the scale away, so `TrainConfig` allows the
-    scale with `"sgd"` only.
+    optimizers have one learning rate for every variable; this one
+    multiplies it by the scale in the update of each variable named `beta`
+    (the biases of Keras's normalization layers), found when the optimizer
+    is built. Gradient clipping (which sees the gradients before any update)
+    and a decoupled `weight_decay` are not scaled.
 
     Everything else is Keras's SGD (`use_ema` included), so it runs on every
-    backend; `model.save` records the scale, and loading needs `keras_cnns`
-    imported (the class registers itself).
+    backend (on PyTorch it updates one variable at a time, where Keras's own
+    SGD updates them together); `model.save` records the scale, and loading
+    needs `keras_cnns` imported (the class registers itself).
 
     Args:
         norm_bias_lr_scale: The factor, above 0 (e.g. 8; 1 is plain SGD).
+            Keyword only: SGD's first argument is the learning rate.
         **kwargs: `keras.optimizers.SGD`'s arguments.
+
+    Raises:
+        ValueError: If the scale is not a finite number above 0.
     """
 
-    def __init__(self, norm_bias_lr_scale=1.0, **kwargs):
+    def __init__(self, *, norm_bias_lr_scale=1.0, **kwargs):
+        check_number("norm_bias_lr_scale", norm_bias_lr_scale, low=0, low_inclusive=False,
+                     example="8 (normalization biases learn 8 times faster), or 1 for one rate for all")
         super().__init__(**kwargs)
         self.norm_bias_lr_scale = float(norm_bias_lr_scale)
+        self._norm_bias_indices = set()
 
-    def apply(self, grads, trainable_variables=None):
-        variables = self._trainable_variables if trainable_variables is None else trainable_variables
-        grads = [
-            grad * self.norm_bias_lr_scale if grad is not None and variable.name == NORM_BIAS_NAME else grad
-            for grad, variable in zip(grads, variables)
-        ]
-        return super().apply(grads, trainable_variables)
+    def build(self, variables):
+        super().build(variables)
+        self._norm_bias_indices = {self._get_variable_index(v) for v in variables if v.name == NORM_BIAS_NAME}
+
+    def update_step(self, gradient, variable, learning_rate):
+        # By index, not by name: TensorFlow's distributed update passes the backend's own variable here.
+        if self._get_variable_index(variable) in self._norm_bias_indices:
+            learning_rate = learning_rate * self.norm_bias_lr_scale
+        super().update_step(gradient, variable, learning_rate)
 
     def get_config(self):
         return {**super().get_config(), "norm_bias_lr_scale": self.norm_bias_lr_scale}
@@ -124,8 +132,8 @@ def build_optimizer(config, steps_per_epoch):
     averaging = {} if config.ema_decay is None else {"use_ema": True, "ema_momentum": config.ema_decay}
     if config.optimizer == "sgd":
         if config.norm_bias_lr_scale != 1:
-            return NormBiasScaledSGD(config.norm_bias_lr_scale, learning_rate=schedule, momentum=SGD_MOMENTUM,
-                                     nesterov=True, **averaging)
+            return NormBiasScaledSGD(norm_bias_lr_scale=config.norm_bias_lr_scale, learning_rate=schedule,
+                                     momentum=SGD_MOMENTUM, nesterov=True, **averaging)
         return keras.optimizers.SGD(schedule, momentum=SGD_MOMENTUM, nesterov=True, **averaging)
     if config.optimizer == "adam":
         return keras.optimizers.Adam(schedule, **averaging)

@@ -152,9 +152,10 @@ RECIPES = {
             settings=_RESNET14X2_SETTINGS,
             summary="ResNet-14 at twice the width, 16 epochs with the speed-record pieces (95% is its goal, not met)",
             measured={"test_accuracy": 0.9473, "training_minutes": 17.2,
-                      "runs": "3 seeds, 2026-12-05, an Intel Xeon with AMX on a fast day (61-64 s an epoch); the "
+                      "runs": "3 seeds, 2026-12-05, an Intel Xeon with AMX in a fast hour (61-64 s an epoch); the "
                               "mean 94.90%; without the faster batch-norm biases, 2026-12-04: 94.58-94.92%, "
-                              "18.1-19.5 minutes; the three ran as --set norm_bias_lr_scale=64, BENCHMARKS.md",
+                              "18.1-19.5 minutes. They ran as --set norm_bias_lr_scale=64: "
+                              "time_to_accuracy-resnet14x2-norm-bias-64.json (seed 1) and -seeds0-2.json",
                       "command": "benchmarks/bench_time_to_accuracy.py run --recipes fashion_mnist_resnet14x2 "
                                  "--seeds 0 1 2 --no-references --results time_to_accuracy-resnet14x2-norm-bias"},
         ),
