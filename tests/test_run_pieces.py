@@ -11,7 +11,7 @@ from keras_cnns.train import TrainConfig, evaluate, recipe_config, train
 from keras_cnns.train import precision
 from keras_cnns.train.fused_batch_norm import fused_batch_norm, use_fused_batch_norm
 from keras_cnns.train.initialization import dirac_initialize, set_batch_norm_momentum
-from keras_cnns.train.optimization import NormBiasScaledSGD, build_optimizer
+from keras_cnns.train.optimization import NormBiasScaledSGD, build_optimizer, describe_norm_bias_scale
 from keras_cnns.train.schedules import build_schedule, peak_learning_rate
 from keras_cnns.train.trainer import build_model, load_best_model
 
@@ -190,6 +190,16 @@ def test_the_faster_normalization_biases_are_built_saved_and_refused_with_adam(t
         NormBiasScaledSGD(0.1)  # SGD's first argument is the learning rate: the scale is keyword only.
     with pytest.raises(ValueError, match=r"norm_bias_lr_scale must be a finite number in \(0, inf\); received -2"):
         NormBiasScaledSGD(norm_bias_lr_scale=-2)
+
+
+def test_a_run_says_how_many_biases_learn_faster_and_warns_when_none_do(tmp_path, capsys):
+    message, changes_anything = describe_norm_bias_scale(small_batch_norm_network(2), 64)
+    assert changes_anything and message.startswith("1 normalization bias (beta) learns at 64 times")
+    config = TrainConfig(model="lenet5", dataset="digits", epochs=1, batch_size=64, limit=200, norm_bias_lr_scale=8,
+                         out_dir=str(tmp_path / "run"))
+    with pytest.warns(UserWarning, match=r"norm_bias_lr_scale=8 changes nothing: this network has no normalization"):
+        train(config, verbose=1)
+    assert "norm_bias_lr_scale=8 changes nothing" in capsys.readouterr().out
 
 
 def test_identity_filters_pass_their_channels_through():

@@ -85,7 +85,8 @@ class TrainConfig:
         norm_bias_lr_scale: How many times faster than `learning_rate` the
             normalization layers' biases (`beta`) learn, above 0; 1 (the
             default) is one rate for all. airbench uses 64 for its batch-norm
-            biases. SGD only (`optimization.NormBiasScaledSGD`).
+            biases. SGD only (`optimization.NormBiasScaledSGD`). A run says
+            how many biases it scales, and warns when the network has none.
         dirac_init: Start every 3x3 (or larger, odd) convolution after the
             first with identity filters: its first `min(in, out)` filters
             pass their input channel through (airbench's Dirac

@@ -64,6 +64,23 @@ def build_loss(label_smoothing):
     return SparseCategoricalCrossentropyWithSmoothing(label_smoothing)
 
 
+def norm_biases(variables):
+    """The normalization layers' biases among `variables`: those named `beta`."""
+    return [variable for variable in variables if variable.name == NORM_BIAS_NAME]
+
+
+def describe_norm_bias_scale(model, scale):
+    """What `norm_bias_lr_scale=scale` does to `model`: `(message, changes_anything)`."""
+    count = len(norm_biases(model.trainable_variables))
+    if count:
+        return (f"{count} normalization {'bias' if count == 1 else 'biases'} (beta) learn{'s' if count == 1 else ''} "
+                f"at {scale:g} times the learning rate "
+                f"(norm_bias_lr_scale).", True)
+    return (f"norm_bias_lr_scale={scale:g} changes nothing: this network has no normalization layer with a bias "
+            f"(no trainable variable named 'beta'). Pass norm_bias_lr_scale=1, or a network with batch norm "
+            f"(e.g. model_kwargs batch_norm=True for VGG).", False)
+
+
 @keras.saving.register_keras_serializable(package="keras_cnns")
 class NormBiasScaledSGD(keras.optimizers.SGD):
     """SGD whose normalization biases (`beta`) learn at `norm_bias_lr_scale` times the learning rate.
@@ -100,7 +117,7 @@ class NormBiasScaledSGD(keras.optimizers.SGD):
 
     def build(self, variables):
         super().build(variables)
-        self._norm_bias_indices = {self._get_variable_index(v) for v in variables if v.name == NORM_BIAS_NAME}
+        self._norm_bias_indices = {self._get_variable_index(v) for v in norm_biases(variables)}
 
     def update_step(self, gradient, variable, learning_rate):
         # By index, not by name: TensorFlow's distributed update passes the backend's own variable here.

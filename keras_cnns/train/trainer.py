@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import warnings
 
 import keras
 
@@ -47,6 +48,7 @@ from keras_cnns.train.optimization import (
     add_kernel_l2,
     build_loss,
     build_optimizer,
+    describe_norm_bias_scale,
     uses_kernel_l2,
 )
 from keras_cnns.train.precision import (
@@ -194,6 +196,11 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
     with _training_scope(cluster):
         model = build_compiled_model(config, bundle, steps_per_epoch, strategy=strategy, model_builder=model_builder)
         say("train", "Computing in {} ({}).".format(*explain_dtype_policy(config.mixed_precision)), verbose)
+        if config.norm_bias_lr_scale != 1:
+            message, changes_anything = describe_norm_bias_scale(model, config.norm_bias_lr_scale)
+            if not changes_anything:
+                warnings.warn(message, stacklevel=2)
+            say("train", message, verbose)
         if keras.backend.backend() == "tensorflow" and (advice := onednn_advice()):
             say("train", advice, verbose)
         if config.whiten_first_conv and state is None:  # A resumed run restores its trained first layer.
