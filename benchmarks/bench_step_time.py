@@ -48,9 +48,11 @@ at 6 operations per multiply-accumulate: forward, and backward to inputs
 and weights),
 and writes them with the command, date and machine to
 `benchmarks/results/step_time-COMPARISON.json` (a later run of the same
-comparison replaces it); BENCHMARKS.md cites the runs.
+comparison replaces it; `--results NAME` writes `NAME.json` instead);
+BENCHMARKS.md cites the runs.
 """
 
+import argparse
 import contextlib
 import os
 import re
@@ -125,8 +127,7 @@ def candidates(comparison):
                 for name, build in networks.items()}
     if comparison == "quick":  # One setting: what `onednn` runs in each of its processes.
         return {"quick network, batch 256, float32": (quick_network, 256, "float32")}
-    raise SystemExit(f"Unknown comparison {comparison!r}; choose pool_padding, batch_size, precision, batch_norm, "
-                     "recipes, widths, kernels or onednn.")
+    raise ValueError(f"Unknown comparison {comparison!r}; choose one of {', '.join(COMPARISONS)}.")
 
 
 # A candidate whose label holds this trains inside `fused_batch_norm` (keras_cnns.train.fused_batch_norm).
@@ -277,10 +278,23 @@ def _per_image_results(times, macs=None):
     return results
 
 
+COMPARISONS = ("pool_padding", "batch_size", "precision", "onednn", "kernels", "batch_norm", "recipes", "widths")
+
+
 def main(argv):
-    comparison = argv[0] if argv else "pool_padding"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    # `quick` (a child of `onednn`) and `kernel_steps POLICY` (a child of `kernels`) are this script's own calls.
+    parser.add_argument("comparison", nargs="?", default="pool_padding",
+                        choices=(*COMPARISONS, "quick", "kernel_steps"), metavar="COMPARISON",
+                        help=f"one of {', '.join(COMPARISONS)} (default: pool_padding)")
+    parser.add_argument("policy", nargs="?", help=argparse.SUPPRESS)
+    parser.add_argument("--results", metavar="NAME",
+                        help="results file name in benchmarks/results, without .json (default: "
+                             "step_time-COMPARISON, which replaces the file BENCHMARKS.md cites)")
+    args = parser.parse_args(argv)
+    comparison = args.comparison
     if comparison == "kernel_steps":  # A child of `kernels`: it prints, the parent saves.
-        kernel_steps(argv[1])
+        kernel_steps(args.policy)
         return
     if comparison == "onednn":
         results = compare_onednn()
@@ -290,7 +304,8 @@ def main(argv):
         with contextlib.ExitStack() as fused:  # Closed before the interpreter's shutdown tears Keras down.
             results = time_candidates(comparison, fused)
     if comparison != "quick":  # `quick` runs as a child of `onednn`, which saves the medians.
-        write_json(os.path.join(common.RESULTS_DIR, f"step_time-{comparison}.json"),
+        name = args.results or f"step_time-{comparison}"
+        write_json(os.path.join(common.RESULTS_DIR, f"{name}.json"),
                    {**common.run_facts(), "backend": keras.backend.backend(), "results": results})
 
 

@@ -202,6 +202,21 @@ def test_a_run_says_how_many_biases_learn_faster_and_warns_when_none_do(tmp_path
     assert "norm_bias_lr_scale=8 changes nothing" in capsys.readouterr().out
 
 
+def test_settings_that_change_nothing_on_the_network_say_so():
+    config = TrainConfig(model="lenet5", batch_norm_momentum=0.9)
+    with pytest.warns(UserWarning, match=r"batch_norm_momentum=0.9 changes nothing: the network built for model "
+                                         r"'lenet5' has no BatchNormalization layer\. Pass batch_norm_momentum=None"):
+        build_model(config, (32, 32, 1), 10)
+
+    def one_convolution(input_shape, classes):
+        inputs = keras.Input(input_shape)
+        features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+        return keras.Model(inputs, keras.layers.Dense(classes)(features))
+
+    with pytest.warns(UserWarning, match=r"dirac_init=True changes nothing: .* no convolution after its first"):
+        build_model(TrainConfig(model="lenet5", dirac_init=True), (8, 8, 1), 3, model_builder=one_convolution)
+
+
 def test_identity_filters_pass_their_channels_through():
     keras.utils.set_random_seed(0)
     model = keras_cnns.get_model("vgg11_bn", input_shape=(28, 28, 1), classes=10, width_multiplier=0.25,

@@ -553,10 +553,14 @@ def build_model(config, image_shape, classes, *, strategy=None, model_builder=No
         model_builder = functools.partial(get_model, config.model)
     with _strategy_scope(strategy), _global_dtype_policy(resolve_dtype_policy(config.mixed_precision)):
         model = model_builder(input_shape=tuple(image_shape), classes=classes, **config.model_kwargs)
-    if config.batch_norm_momentum is not None:
-        set_batch_norm_momentum(model, config.batch_norm_momentum)
-    if config.dirac_init:
-        dirac_initialize(model)
+    if config.batch_norm_momentum is not None and not set_batch_norm_momentum(model, config.batch_norm_momentum):
+        warnings.warn(f"batch_norm_momentum={config.batch_norm_momentum:g} changes nothing: the network built for "
+                      f"model {config.model!r} has no BatchNormalization layer. Pass batch_norm_momentum=None, or a "
+                      f"network with batch norm (e.g. model_kwargs batch_norm=True for VGG).", stacklevel=2)
+    if config.dirac_init and not dirac_initialize(model):
+        warnings.warn(f"dirac_init=True changes nothing: the network built for model {config.model!r} has no "
+                      f"convolution after its first with an odd kernel of at least 3x3 and one group. Pass "
+                      f"dirac_init=False.", stacklevel=2)
     return model
 
 
