@@ -81,7 +81,8 @@ class TrainConfig:
         batch_norm_momentum: None (each layer's own, Keras' 0.99), or the
             momentum of every batch-norm layer's moving statistics, in
             `[0, 1)`: a short run needs a lower one (e.g. 0.9, airbench's
-            0.6) for the statistics to follow weights that move fast.
+            0.6) for the statistics to follow weights that move fast. Warns
+            when the network has no batch norm.
         norm_bias_lr_scale: How many times faster than `learning_rate` the
             normalization layers' biases (`beta`) learn, above 0; 1 (the
             default) is one rate for all. airbench uses 64 for its batch-norm
@@ -90,7 +91,8 @@ class TrainConfig:
         dirac_init: Start every 3x3 (or larger, odd) convolution after the
             first with identity filters: its first `min(in, out)` filters
             pass their input channel through (airbench's Dirac
-            initialisation), the rest keep their initialisation.
+            initialisation), the rest keep their initialisation. Warns when
+            the network has no such convolution.
         schedule: `"cosine"` (linear warm-up, then cosine decay to 0),
             `"onecycle"` (cosine rise over `warmup_epochs`, or 30% of training
             when that is 0, then cosine decay), `"step"` (linear warm-up, then
