@@ -293,6 +293,8 @@ def main(argv):
                              "step_time-COMPARISON, which replaces the file BENCHMARKS.md cites)")
     args = parser.parse_args(argv)
     comparison = args.comparison
+    if (comparison == "kernel_steps") != (args.policy is not None):
+        parser.error(f"a dtype policy goes with kernel_steps only; received {comparison} {args.policy or ''}".strip())
     if comparison == "kernel_steps":  # A child of `kernels`: it prints, the parent saves.
         kernel_steps(args.policy)
         return
