@@ -10,6 +10,7 @@ import pytest
 import keras_cnns
 from keras_cnns.layers import ImageView
 from keras_cnns.train import TrainConfig, evaluate, train, with_test_time_augmentation
+from keras_cnns.train.callbacks import WeightAveraging
 from keras_cnns.train.config import TTA_VIEWS
 from keras_cnns.train.trainer import load_bundle
 from keras_cnns.train.tta import tta_views_of
@@ -187,6 +188,87 @@ def test_a_resumed_run_trains_on_its_own_weights_and_keeps_its_average(tmp_path)
     for got, expected in zip(own, interrupted.in_optimizer[1]):
         np.testing.assert_array_equal(got, expected)
     for got, expected in zip(average, interrupted.in_model[1]):
+        np.testing.assert_array_equal(got, expected)
+
+
+def batch_norm_statistics(model):
+    return [keras.ops.convert_to_numpy(variable).copy() for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, keras.layers.BatchNormalization)
+            for variable in (layer.moving_mean, layer.moving_variance)]
+
+
+class StatisticSnapshots(keras.callbacks.Callback):
+    """Averages the trained batch-norm statistics itself (as the run should), and records
+    what the model holds at the start of each epoch and after it (after the checkpoint)."""
+
+    def __init__(self, decay, stop_after_epoch=None):
+        super().__init__()
+        self.decay, self.stop_after_epoch = decay, stop_after_epoch
+        self.average = self.trained = None
+        self.steps = 0
+        self.at_start, self.in_model, self.expected, self.trained_at_end = {}, {}, {}, {}
+        self._epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.at_start[self._epoch] = batch_norm_statistics(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.trained, self.steps = batch_norm_statistics(self.model), self.steps + 1
+        every = WeightAveraging.statistics_every  # The average takes every this many steps' statistics.
+        if self.average is None:
+            self.average = self.trained
+        elif self.steps % every == 0:
+            decay = self.decay ** every
+            self.average = [decay * average + (1 - decay) * value for average, value in zip(self.average, self.trained)]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.in_model[epoch] = batch_norm_statistics(self.model)
+        self.expected[epoch], self.trained_at_end[epoch] = self.average, self.trained
+        if epoch == self.stop_after_epoch:
+            raise KeyboardInterrupt
+
+
+def tiny_resnet_run(out_dir):
+    """A digits run of a one-block-a-stage ResNet (batch norm), with weight averaging."""
+    from keras_cnns.models import build_resnet
+
+    architecture = {"stackwise_num_blocks": [1, 1], "stackwise_num_filters": [8, 16], "block_type": "basic",
+                    "stem": "cifar"}
+    return ema_config(out_dir, model="resnet20", model_kwargs=architecture), build_resnet
+
+
+def test_the_batch_norm_statistics_are_averaged_with_the_weights(tmp_path):
+    config, builder = tiny_resnet_run(tmp_path / "run")
+    snapshots = StatisticSnapshots(config.ema_decay)
+    result = train(config, verbose=0, callbacks=[snapshots], model_builder=builder)
+    for epoch in range(config.epochs):
+        # Between epochs the model holds the average of the statistics the trained weights gathered...
+        for got, expected, trained in zip(snapshots.in_model[epoch], snapshots.expected[epoch],
+                                          snapshots.trained_at_end[epoch]):
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        assert max(np.abs(a - b).max() for a, b in zip(snapshots.in_model[epoch],
+                                                      snapshots.trained_at_end[epoch])) > 1e-3
+        # ...and the next epoch trains on from the trained ones.
+        if epoch + 1 < config.epochs:
+            for got, expected in zip(snapshots.at_start[epoch + 1], snapshots.trained_at_end[epoch]):
+                np.testing.assert_array_equal(got, expected)
+    saved = keras_cnns.saving.load_model(tmp_path / "run" / "best.keras")
+    for got, expected in zip(batch_norm_statistics(saved), snapshots.in_model[result.metrics["best_epoch"]]):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_resumed_run_starts_its_statistics_from_the_averaged_ones(tmp_path):
+    config, builder = tiny_resnet_run(tmp_path / "run")
+    interrupted = StatisticSnapshots(config.ema_decay, stop_after_epoch=1)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, verbose=0, callbacks=[interrupted], model_builder=builder)
+    resumed = StatisticSnapshots(config.ema_decay)
+    assert train(config, verbose=0, callbacks=[resumed], model_builder=builder).resumed_from_epoch == 2
+    for got, expected in zip(resumed.at_start[2], interrupted.in_model[1]):
         np.testing.assert_array_equal(got, expected)
 
 

@@ -105,8 +105,8 @@ class TrainConfig:
             average of the weights (Keras' `use_ema`; e.g. 0.99, about the
             last 100 steps): validation, `best.keras` and the test accuracy
             then use the averaged weights (`callbacks.WeightAveraging`).
-            Keras averages the trainable variables only: batch-norm
-            statistics are those gathered with the trained weights.
+            The batch-norm moving statistics are averaged alongside, with
+            the same decay (Keras averages only the trainable variables).
         lookahead_steps: None, or Lookahead's `k` (e.g. 5): every that
             many steps the slow weights move `lookahead_alpha` of the way
             to the trained ones and training goes on from them

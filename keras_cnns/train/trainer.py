@@ -211,7 +211,7 @@ def _train(config, chief, *, strategy, cluster, verbose, overwrite, bundle, call
         if config.lookahead_steps is not None:  # Before the averaging and the checkpoint: they see synced weights.
             run_callbacks.append(Lookahead(config.lookahead_steps, config.lookahead_alpha))
         if config.ema_decay is not None:  # Before the checkpoint, which then saves the averaged weights.
-            run_callbacks.append(WeightAveraging(resumed=state is not None))
+            run_callbacks.append(WeightAveraging(config.ema_decay, resumed=state is not None))
         if chief:  # Only the chief writes; every process runs the same epochs.
             run_callbacks += [checkpoint, keras.callbacks.TensorBoard(log_dir=layout.tensorboard)]
         if start_epoch < config.epochs:
