@@ -25,6 +25,7 @@ recipe's network as training runs it, `--steps` steps of its real data per round
 process, medians; `averaged_statistics-overhead-RECIPE.json`):
 
     .venv/bin/python benchmarks/bench_averaged_statistics.py --recipe fashion_mnist_quick --overhead 5
+    .venv/bin/python benchmarks/bench_averaged_statistics.py --recipe fashion_mnist_quick --overhead 5 --statistics-every 1 --results averaged_statistics-overhead-every-step
 """
 
 import argparse
@@ -201,6 +202,8 @@ def main(argv=None):
     parser.add_argument("--overhead", type=int, metavar="ROUNDS",
                         help="instead: time a step with and without averaging the statistics, ROUNDS rounds")
     parser.add_argument("--steps", type=int, default=100, help="with --overhead: steps a round")
+    parser.add_argument("--statistics-every", type=int, default=None, metavar="N",
+                        help="with --overhead: read the statistics every N steps (WeightAveraging's default: 4)")
     parser.add_argument("--out", default="runs/averaged-statistics")
     parser.add_argument("--results", default=None, help="results file name (default: from the recipe)")
     args = parser.parse_args(argv)
@@ -214,11 +217,16 @@ def main(argv=None):
     if config.ema_decay is None:
         raise SystemExit(f"{args.recipe} with {settings} averages no weights (ema_decay is None); nothing to compare.")
     if args.overhead:
+        from keras_cnns.train.callbacks import WeightAveraging
+
+        if args.statistics_every is not None:
+            WeightAveraging.statistics_every = args.statistics_every
         medians = overhead(config, args.overhead, args.steps)
         name = args.results or f"averaged_statistics-overhead-{args.recipe}"
         write_json(os.path.join(common.RESULTS_DIR, f"{name}.json"),
                    {**common.run_facts(), "recipe": args.recipe, "set": settings, "steps": args.steps,
-                    "batch_size": config.batch_size, "times": medians})
+                    "batch_size": config.batch_size,
+                    "statistics_every": WeightAveraging.statistics_every, "times": medians})
         return
     if args.stop_after is None or not 0 < args.stop_after <= config.epochs:
         raise SystemExit(f"--stop-after must be between 1 and the schedule's {config.epochs} epochs; "

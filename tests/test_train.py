@@ -539,14 +539,19 @@ MIRRORED_RUN = """
 """
 
 
-def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
-    config = tiny_config(tmp_path / "run", epochs=1, warmup_epochs=0, limit=300)
+@pytest.mark.parametrize("settings", [
+    {},
+    # Weight averaging swaps the weights and the batch-norm statistics of the replicated variables.
+    {"model": "resnet20", "model_kwargs": {}, "ema_decay": 0.9, "epochs": 2},
+], ids=["lenet5", "resnet20 with weight averaging"])
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path, settings):
+    config = tiny_config(tmp_path / "run", **{"epochs": 1, "warmup_epochs": 0, "limit": 300, **settings})
     done = run_python(MIRRORED_RUN, json.dumps(config.to_dict()))
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
     metrics = json.loads(line[len("RESULT "):])
     assert metrics["num_replicas"] == 2
-    assert metrics["epochs_run"] == 1
+    assert metrics["epochs_run"] == config.epochs
     assert math.isfinite(metrics["test_loss"]) and 0 <= metrics["test_accuracy"] <= 1
 
 
