@@ -23,7 +23,9 @@ dropout 0.5, Adam, batch 128, 15 epochs, pixels scaled to [0, 1]) and the
 main job's recipe as it was before issue 14 (`BEFORE_ISSUE_14`;
 `--no-references` leaves both out). It writes
 `benchmarks/results/time_to_accuracy.json` and the plot
-`benchmarks/results/time_to_accuracy.png` (`--results` names others).
+`benchmarks/results/time_to_accuracy.png` (`--results` names others); the
+results file is rewritten after every run (`"finished": false` until the
+last), so a benchmark stopped part of the way keeps the runs it finished.
 With `--set FIELD=VALUE ...` each seed trains the recipe and then the
 recipe with those `TrainConfig` fields changed, one after the other, so
 the pair sees the same state of this machine (its speed drifts, see
@@ -333,7 +335,17 @@ def run(args):
 
         for recipe in args.recipes:  # A field or value TrainConfig refuses fails now, not after the first run.
             recipe_config(recipe, **variant)
+    folder = args.out if args.quick else common.RESULTS_DIR  # A check of the script leaves the results alone.
     rows = []
+
+    def save(finished):
+        # After every run, so that a benchmark stopped part of the way keeps the runs it finished.
+        results = {**common.run_facts(), "finished": finished, "summary": summarize(rows), "runs": rows}
+        from keras_cnns.train.atomic import write_json
+
+        write_json(os.path.join(folder, f"{args.results}.json"), results)
+        return results
+
     for recipe in args.recipes:
         for seed in args.seeds:
             runs = [] if args.only_changed else [(recipe, {})]
@@ -343,17 +355,14 @@ def run(args):
                 rows.append(train_recipe(recipe, seed, args.out, args.quick, label=label, overrides=overrides,
                                          curve=not args.no_curve, curve_every=args.curve_every))
                 print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "curve")}), flush=True)
+                save(finished=False)
     if not args.no_references:
         rows.append(train_keras_tutorial(args.seeds[0], args.quick))
         recipe, overrides = BEFORE_ISSUE_14
         rows.append(train_recipe(recipe, args.seeds[0], args.out, args.quick, label="quick_before_issue_14",
                                  overrides=overrides))
-    results = {**common.run_facts(), "summary": summarize(rows), "runs": rows}
+    results = save(finished=True)
     print(json.dumps(results["summary"], indent=2))
-    from keras_cnns.train.atomic import write_json
-
-    folder = args.out if args.quick else common.RESULTS_DIR  # A check of the script leaves the results alone.
-    write_json(os.path.join(folder, f"{args.results}.json"), results)
     plot(rows, os.path.join(folder, f"{args.results}.png"))
     return results
 
