@@ -1,4 +1,4 @@
-"""What a run's averaged weights score between epochs, and why: three views of one network at the same moment.
+"""What a run's averaged weights score between epochs, and why: four views of one network at the same moment.
 
 A recipe with weight averaging (`ema_decay`) trains its own weights and, between epochs, puts the average in
 the model: that is what validation, `best.keras` and the per-epoch backup hold. Keras' `use_ema` averages
@@ -21,8 +21,8 @@ The run stops after `--stop-after` epochs of its schedule (the learning rate fol
 Results: `benchmarks/results/averaged_statistics-NAME.json` (`--results NAME`).
 
 What averaging the statistics costs a step (`WeightAveraging` against Keras' `SwapEMAWeights` alone, the
-recipe's network as training runs it, `--steps` steps of its real data per round (timed from the tenth), alternating rounds in one
-process, medians; `averaged_statistics-overhead-RECIPE.json`):
+recipe's network as training runs it, `--steps` steps of its real data per round (timed from the tenth),
+alternating rounds in one process, medians; `averaged_statistics-overhead-RECIPE.json`):
 
     .venv/bin/python benchmarks/bench_averaged_statistics.py --recipe fashion_mnist_quick --overhead 5
     .venv/bin/python benchmarks/bench_averaged_statistics.py --recipe fashion_mnist_quick --overhead 5 --statistics-every 1 --results averaged_statistics-overhead-every-step
@@ -44,6 +44,17 @@ from bench_time_to_accuracy import parse_settings, test_split  # noqa: E402
 import keras  # noqa: E402
 
 
+def count(text):
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1; received {text!r}")
+    return value
+
+
 def accuracy(model, images, labels):
     probabilities = model.predict(images, batch_size=1000, verbose=0)
     return float(np.mean(np.argmax(probabilities, axis=1) == labels))
@@ -51,9 +62,7 @@ def accuracy(model, images, labels):
 
 def statistics_of(model):
     """Every batch norm's moving mean and moving variance, in layer order."""
-    return [variable for layer in model._flatten_layers(include_self=False)
-            if isinstance(layer, keras.layers.BatchNormalization)
-            for variable in (layer.moving_mean, layer.moving_variance)]
+    return [variable for layer in batch_norm_layers(model) for variable in (layer.moving_mean, layer.moving_variance)]
 
 
 def values_of(variables):
@@ -65,10 +74,14 @@ def assign(variables, values):
         variable.assign(value)
 
 
+def batch_norm_layers(model):
+    return [layer for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
 def recompute_statistics(model, batches):
     """Sets every batch norm's moving mean and variance to their plain average over `batches`."""
-    layers = [layer for layer in model._flatten_layers(include_self=False)
-              if isinstance(layer, keras.layers.BatchNormalization)]
+    layers = batch_norm_layers(model)
     momenta = [layer.momentum for layer in layers]
     try:
         for count, (images, _) in enumerate(batches):
@@ -196,13 +209,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="TrainConfig fields to change, values as JSON (as bench_time_to_accuracy.py)")
-    parser.add_argument("--stop-after", type=int, help="epochs to train of the schedule")
-    parser.add_argument("--every", type=int, default=2, help="score after every N-th epoch")
-    parser.add_argument("--batches", type=int, default=100, help="training batches for recomputed statistics")
-    parser.add_argument("--overhead", type=int, metavar="ROUNDS",
+    parser.add_argument("--stop-after", type=count, help="epochs to train of the schedule")
+    parser.add_argument("--every", type=count, default=2, help="score after every N-th epoch")
+    parser.add_argument("--batches", type=count, default=100, help="training batches for recomputed statistics")
+    parser.add_argument("--overhead", type=count, metavar="ROUNDS",
                         help="instead: time a step with and without averaging the statistics, ROUNDS rounds")
-    parser.add_argument("--steps", type=int, default=100, help="with --overhead: steps a round")
-    parser.add_argument("--statistics-every", type=int, default=None, metavar="N",
+    parser.add_argument("--steps", type=count, default=100, help="with --overhead: steps a round")
+    parser.add_argument("--statistics-every", type=count, default=None, metavar="N",
                         help="with --overhead: read the statistics every N steps (WeightAveraging's default: 4)")
     parser.add_argument("--out", default="runs/averaged-statistics")
     parser.add_argument("--results", default=None, help="results file name (default: from the recipe)")
@@ -219,6 +232,8 @@ def main(argv=None):
     if args.overhead:
         from keras_cnns.train.callbacks import WeightAveraging
 
+        if args.steps <= StepClock().skip:
+            raise SystemExit(f"--steps must be above the {StepClock().skip} untimed steps; received {args.steps}.")
         if args.statistics_every is not None:
             WeightAveraging.statistics_every = args.statistics_every
         medians = overhead(config, args.overhead, args.steps)
